@@ -1,0 +1,21 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { VerifiedClaims } from '../tokens/token.types';
+
+/** Where `JwtGuard` puts the verified claims on the request (the convention Passport set). */
+export interface RequestWithClaims {
+  user?: VerifiedClaims;
+}
+
+/**
+ * The verified claims of the request's token, or one claim by name. Needs `JwtGuard` on the route.
+ * @example
+ * ```ts
+ * @UseGuards(JwtGuard)
+ * @Get('me')
+ * me(@Claims() claims: VerifiedClaims, @Claims('sub') username: string) {}
+ * ```
+ */
+export const Claims = createParamDecorator((claim: string | undefined, context: ExecutionContext): unknown => {
+  const claims = context.switchToHttp().getRequest<RequestWithClaims>().user;
+  return claim === undefined ? claims : claims?.[claim as keyof VerifiedClaims];
+});

@@ -1,0 +1,46 @@
+export { JwtRotationModule } from './jwt-rotation.module';
+export { JWT_ROTATION_ASYNC_OPTIONS_TYPE, JWT_ROTATION_OPTIONS_TYPE } from './jwt-rotation.module-definition';
+export type { JwtRotationModuleOptions, ResolvedJwtRotationOptions } from './jwt-rotation.options';
+export { JWT_ROTATION_OPTIONS, ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE } from './jwt-rotation.constants';
+export type { Duration } from './duration';
+export { SUPPORTED_ALGORITHMS } from './keys/algorithms';
+export type { JwtAlgorithm } from './keys/algorithms';
+
+export { KeyRotationService } from './keys/key-rotation.service';
+export type { KeyInfo } from './keys/key-rotation.service';
+export type { KeyStatus } from './keys/key-schedule';
+export { TokenService } from './tokens/token.service';
+export type { DecodedToken, SignOptions, TokenKind, VerifiedClaims, VerifyOptions } from './tokens/token.types';
+
+export { JwtGuard } from './http/jwt.guard';
+export { RolesGuard, PermissionsGuard } from './http/claim-values.guard';
+export { Claims } from './http/claims.decorator';
+export type { RequestWithClaims } from './http/claims.decorator';
+export { Audience, Permissions, Public, Roles } from './http/metadata.decorators';
+
+export { ROTATION_STORE, InjectRotationStore } from './store/rotation-store';
+export type { RotationStore } from './store/rotation-store';
+
+export {
+  AlgorithmNotAllowedError,
+  ConfigurationError,
+  InvalidAudienceError,
+  InvalidClaimError,
+  InvalidIssuerError,
+  InvalidSignatureError,
+  InvalidTokenTypeError,
+  JwtRotationError,
+  KeyDecryptionError,
+  MalformedTokenError,
+  NoSigningKeyError,
+  RevokedKeyError,
+  StoreUnavailableError,
+  TokenExpiredError,
+  TokenIssuedInFutureError,
+  TokenNotYetValidError,
+  TokenTooOldError,
+  TokenVerificationError,
+  UnknownKeyError,
+  UnsupportedHeaderError,
+} from './errors';
+export type { JwtRotationErrorCode } from './errors';

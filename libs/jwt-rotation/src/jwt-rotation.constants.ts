@@ -1,0 +1,12 @@
+/** Injection token of the resolved, validated options. */
+export const JWT_ROTATION_OPTIONS = Symbol('JWT_ROTATION_OPTIONS');
+/** Injection token of the key-encryption helper. */
+export const KEY_ENCRYPTION = Symbol('JWT_ROTATION_KEY_ENCRYPTION');
+
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+export const REFRESH_TOKEN_TYPE = 'refresh+jwt';
+
+export const storeKeys = (prefix: string) => ({
+  ring: `${prefix}:ring`,
+  material: (kid: string) => `${prefix}:key:${kid}`,
+});

@@ -1,0 +1,79 @@
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
+import { Module, type Provider } from '@nestjs/common';
+import type { Cache } from 'cache-manager';
+import { ConfigurationError } from './errors';
+import { PermissionsGuard, RolesGuard } from './http/claim-values.guard';
+import { JwtGuard } from './http/jwt.guard';
+import { JWT_ROTATION_OPTIONS, KEY_ENCRYPTION } from './jwt-rotation.constants';
+import { JWT_ROTATION_MODULE_OPTIONS, JwtRotationConfigurableModule } from './jwt-rotation.module-definition';
+import { type JwtRotationModuleOptions, resolveOptions, type ResolvedJwtRotationOptions } from './jwt-rotation.options';
+import { KeyEncryption } from './keys/key-encryption';
+import { KeyRing } from './keys/key-ring';
+import { KeyRotationService } from './keys/key-rotation.service';
+import { CacheRotationStore } from './store/cache-rotation-store';
+import { ROTATION_STORE, type RotationStore } from './store/rotation-store';
+import { TokenService } from './tokens/token.service';
+
+const providers: Provider[] = [
+  {
+    // The one place options are validated, for forRoot and every forRootAsync form alike.
+    provide: JWT_ROTATION_OPTIONS,
+    useFactory: (options: JwtRotationModuleOptions) => resolveOptions(options),
+    inject: [JWT_ROTATION_MODULE_OPTIONS],
+  },
+  {
+    provide: ROTATION_STORE,
+    useFactory: (cache: Cache | undefined) => {
+      if (!cache) {
+        throw new ConfigurationError([
+          'JwtRotationModule needs a CacheModule: add CacheModule.register({ isGlobal: true }) (from @nestjs/cache-manager) to your AppModule imports, ' +
+            'or pass it to JwtRotationModule.forRootAsync({ imports: [CacheModule.register()] })',
+        ]);
+      }
+      return new CacheRotationStore(cache);
+    },
+    inject: [{ token: CACHE_MANAGER, optional: true }],
+  },
+  {
+    provide: KEY_ENCRYPTION,
+    useFactory: (options: ResolvedJwtRotationOptions, store: RotationStore) => {
+      if (options.keyEncryptionSecret) return new KeyEncryption(options.keyEncryptionSecret);
+      if (store.shared) {
+        throw new ConfigurationError([
+          'keyEncryptionSecret is required when the cache store is shared (Redis or any store other than the in-memory one): ' +
+            'set it to the same secret of at least 32 characters on every instance, e.g. from `openssl rand -base64 48`',
+        ]);
+      }
+      return KeyEncryption.ephemeral();
+    },
+    inject: [JWT_ROTATION_OPTIONS, ROTATION_STORE],
+  },
+  KeyRing,
+  KeyRotationService,
+  TokenService,
+  JwtGuard,
+  RolesGuard,
+  PermissionsGuard,
+];
+
+/**
+ * JWT signing and verification with signing keys that rotate by themselves.
+ *
+ * Needs `ScheduleModule.forRoot()` and a global `CacheModule` in the app.
+ * @example
+ * ```ts
+ * @Module({
+ *   imports: [
+ *     ScheduleModule.forRoot(),
+ *     CacheModule.register({ isGlobal: true }),
+ *     JwtRotationModule.forRoot({ issuer: 'https://api.example.com', isGlobal: true }),
+ *   ],
+ * })
+ * export class AppModule {}
+ * ```
+ */
+@Module({
+  providers,
+  exports: [JWT_ROTATION_OPTIONS, ROTATION_STORE, KeyRotationService, TokenService, JwtGuard, RolesGuard, PermissionsGuard],
+})
+export class JwtRotationModule extends JwtRotationConfigurableModule {}

@@ -1,0 +1,226 @@
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  registerDecorator,
+  validateSync,
+  type ValidationArguments,
+} from 'class-validator';
+import { type Duration, parseDuration } from './duration';
+import { ConfigurationError } from './errors';
+import { ALGORITHMS, type JwtAlgorithm, SUPPORTED_ALGORITHMS } from './keys/algorithms';
+
+/** Options of `JwtRotationModule.forRoot()` / `forRootAsync()`. */
+export interface JwtRotationModuleOptions {
+  /** The `iss` of every token signed, and the issuer every token verified must carry. */
+  issuer: string;
+  /**
+   * Short audience names mapped to the full `aud` strings. Must contain `default`.
+   * @default { default: issuer }
+   */
+  audiences?: Record<string, string>;
+  /** @default 'HS256' */
+  algorithm?: JwtAlgorithm;
+  /** How long one key signs before the next takes over. @default '15d' */
+  rotationInterval?: Duration;
+  /** @default '15m' */
+  accessTokenTtl?: Duration;
+  /** @default '30d' */
+  refreshTokenTtl?: Duration;
+  /** Leeway for `exp`, `nbf` and `iat` between clocks. @default '30s' */
+  clockTolerance?: Duration | 0;
+  /** Reject tokens whose `iat` is older than this, whatever their `exp`. @default undefined (no limit) */
+  maxTokenAge?: Duration;
+  /** Bytes of a generated HMAC secret; at least the hash size (32, 48, 64). @default 64 */
+  secretLength?: number;
+  /**
+   * Secret that encrypts key material at rest (AES-256-GCM), at least 32 characters.
+   * Required as soon as the cache store is not the in-memory one; with the in-memory store a
+   * random secret is made per process.
+   */
+  keyEncryptionSecret?: string;
+  /** Namespace of everything the library writes to the store. @default 'jwt-rotation' */
+  keyPrefix?: string;
+  /** Claim holding the roles checked by `RolesGuard`. @default 'roles' */
+  rolesClaim?: string;
+  /** Claim holding the permissions checked by `PermissionsGuard`. @default 'permissions' */
+  permissionsClaim?: string;
+  /** `realm` of the `WWW-Authenticate` challenge. @default issuer */
+  realm?: string;
+  /** Longest token accepted, in characters; longer ones are refused before any parsing. @default 8192 */
+  maxTokenLength?: number;
+  /** Run the scheduled reconcile tick. Turn off only to drive rotation yourself. @default true */
+  scheduleRotation?: boolean;
+}
+
+/** Options after defaults and validation, durations in milliseconds. */
+export interface ResolvedJwtRotationOptions {
+  readonly issuer: string;
+  readonly audiences: Readonly<Record<string, string>>;
+  readonly algorithm: JwtAlgorithm;
+  readonly rotationIntervalMs: number;
+  readonly accessTokenTtlMs: number;
+  readonly refreshTokenTtlMs: number;
+  readonly clockToleranceMs: number;
+  readonly maxTokenAgeMs: number | undefined;
+  readonly secretLength: number;
+  readonly keyEncryptionSecret: string | undefined;
+  readonly keyPrefix: string;
+  readonly rolesClaim: string;
+  readonly permissionsClaim: string;
+  readonly realm: string;
+  readonly maxTokenLength: number;
+  readonly scheduleRotation: boolean;
+  /** Longest lifetime any token signed by a key can have: a key must verify this long after it retires. */
+  readonly maxTokenLifetimeMs: number;
+  /** Period of the reconcile tick: a fraction of the rotation interval, so the next key is loaded well before it signs. */
+  readonly reconcileIntervalMs: number;
+}
+
+/** Shortest rotation interval: the next key must be published and loaded by every instance before it signs. */
+export const MIN_ROTATION_INTERVAL_MS = 2000;
+
+function IsDuration(allowZero = false) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isDuration',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: (value: unknown) => (allowZero && (value === 0 || value === '0s')) || parseDuration(value) !== undefined,
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} must be a positive duration: whole seconds (900) or a string such as '90s', '15m', '12h', '15d'`,
+      },
+    });
+}
+
+class OptionsSchema {
+  @IsString() @IsNotEmpty({ message: 'issuer is required: set it to the URL or name of your API, e.g. "https://api.example.com"' })
+  issuer: string;
+
+  @IsIn(SUPPORTED_ALGORITHMS, { message: `algorithm must be one of ${SUPPORTED_ALGORITHMS.join(', ')}` })
+  algorithm: JwtAlgorithm;
+
+  @IsDuration() rotationInterval: Duration;
+  @IsDuration() accessTokenTtl: Duration;
+  @IsDuration() refreshTokenTtl: Duration;
+  @IsDuration(true) clockTolerance: Duration;
+  @IsOptional() @IsDuration() maxTokenAge?: Duration;
+
+  @IsInt({ message: 'secretLength must be a whole number of bytes' })
+  @Max(1024, { message: 'secretLength must be at most 1024 bytes' })
+  secretLength: number;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'keyEncryptionSecret must be at least 32 characters: generate one with `openssl rand -base64 48`' })
+  keyEncryptionSecret?: string;
+
+  @IsString() @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'keyPrefix must be 1-64 characters of letters, digits, ":", "_", "." or "-"' })
+  keyPrefix: string;
+
+  @IsString() @IsNotEmpty() rolesClaim: string;
+  @IsString() @IsNotEmpty() permissionsClaim: string;
+  @IsString() @Matches(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/, { message: 'realm must be printable ASCII without quotes or backslashes' })
+  realm: string;
+
+  @IsInt() @Min(256, { message: 'maxTokenLength must be at least 256' }) maxTokenLength: number;
+  @IsBoolean() scheduleRotation: boolean;
+}
+
+const AUDIENCE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+function audienceProblems(audiences: unknown): string[] {
+  if (typeof audiences !== 'object' || audiences === null || Array.isArray(audiences)) {
+    return ['audiences must be an object mapping short names to audience strings, e.g. { default: "https://api.example.com" }'];
+  }
+  const problems: string[] = [];
+  if (!Object.hasOwn(audiences, 'default')) {
+    problems.push('audiences must contain a "default" entry: it is the audience of routes without @Audience()');
+  }
+  for (const [name, value] of Object.entries(audiences)) {
+    if (!AUDIENCE_NAME.test(name)) problems.push(`audiences: the name "${name.slice(0, 64)}" must be 1-64 letters, digits, "_", ".", ":" or "-"`);
+    if (typeof value !== 'string' || value.length === 0) problems.push(`audiences.${name} must be a non-empty string`);
+  }
+  return problems;
+}
+
+/**
+ * Merges defaults, validates every option and returns the resolved options, or throws a
+ * {@link ConfigurationError} that lists every problem by option name.
+ */
+export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRotationOptions {
+  if (typeof input !== 'object' || input === null) {
+    throw new ConfigurationError(['options must be an object such as { issuer: "https://api.example.com" }']);
+  }
+  const issuer = input.issuer;
+  const schema = Object.assign(new OptionsSchema(), {
+    algorithm: 'HS256',
+    rotationInterval: '15d',
+    accessTokenTtl: '15m',
+    refreshTokenTtl: '30d',
+    clockTolerance: '30s',
+    secretLength: 64,
+    keyPrefix: 'jwt-rotation',
+    rolesClaim: 'roles',
+    permissionsClaim: 'permissions',
+    realm: typeof issuer === 'string' && issuer ? issuer : 'api',
+    maxTokenLength: 8192,
+    scheduleRotation: true,
+    ...stripUndefined(input),
+  });
+  const problems = validateSync(schema, { forbidUnknownValues: false }).flatMap((error) =>
+    Object.values(error.constraints ?? {}),
+  );
+  const audiences = input.audiences ?? (typeof issuer === 'string' ? { default: issuer } : {});
+  problems.push(...audienceProblems(audiences));
+
+  const algorithm = ALGORITHMS[schema.algorithm];
+  if (algorithm && Number.isInteger(schema.secretLength) && schema.secretLength < algorithm.minSecretBytes) {
+    problems.push(
+      `secretLength must be at least ${algorithm.minSecretBytes} bytes for ${schema.algorithm} (the hash size, RFC 7518 §3.2); raise it or leave it unset (64)`,
+    );
+  }
+  const rotationIntervalMs = parseDuration(schema.rotationInterval);
+  if (rotationIntervalMs !== undefined && rotationIntervalMs < MIN_ROTATION_INTERVAL_MS) {
+    problems.push(
+      `rotationInterval must be at least ${MIN_ROTATION_INTERVAL_MS / 1000}s: the next key is published one interval ahead and must reach every instance before it signs`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems);
+
+  const accessTokenTtlMs = parseDuration(schema.accessTokenTtl)!;
+  const refreshTokenTtlMs = parseDuration(schema.refreshTokenTtl)!;
+  const interval = rotationIntervalMs!;
+  return {
+    issuer: schema.issuer,
+    audiences: { ...audiences },
+    algorithm: schema.algorithm,
+    rotationIntervalMs: interval,
+    accessTokenTtlMs,
+    refreshTokenTtlMs,
+    clockToleranceMs: parseDuration(schema.clockTolerance) ?? 0,
+    maxTokenAgeMs: schema.maxTokenAge === undefined ? undefined : parseDuration(schema.maxTokenAge),
+    secretLength: schema.secretLength,
+    keyEncryptionSecret: schema.keyEncryptionSecret,
+    keyPrefix: schema.keyPrefix,
+    rolesClaim: schema.rolesClaim,
+    permissionsClaim: schema.permissionsClaim,
+    realm: schema.realm,
+    maxTokenLength: schema.maxTokenLength,
+    scheduleRotation: schema.scheduleRotation,
+    maxTokenLifetimeMs: Math.max(accessTokenTtlMs, refreshTokenTtlMs),
+    reconcileIntervalMs: Math.min(60_000, Math.max(250, Math.floor(interval / 8))),
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,260 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { randomBytes } from 'node:crypto';
+import { ConfigurationError, KeyDecryptionError, NoSigningKeyError } from '../errors';
+import { JWT_ROTATION_OPTIONS, KEY_ENCRYPTION, storeKeys } from '../jwt-rotation.constants';
+import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
+import { ROTATION_STORE, type RotationStore } from '../store/rotation-store';
+import type { JwtAlgorithm } from './algorithms';
+import type { EncryptedMaterial, KeyEncryption } from './key-encryption';
+import { KeyRing, type RingKey } from './key-ring';
+import {
+  activationField,
+  currentEntry,
+  encodeGeneration,
+  generationField,
+  keyStatus,
+  type KeyStatus,
+  nextEntry,
+  parseSchedule,
+  plan,
+  type PlannedKey,
+  retirementField,
+  revocationField,
+  type ScheduleEntry,
+} from './key-schedule';
+import { generateHmacJwk, type OctJwk, prepareKey } from './prepared-key';
+
+/** Metadata of one key, as `listKeys()` returns it. Never key material. */
+export interface KeyInfo {
+  kid: string;
+  alg: JwtAlgorithm;
+  status: KeyStatus;
+  createdAt: Date;
+  activatesAt: Date;
+  retiresAt: Date;
+  /** When no token the key signed can still be valid; the store drops the key then. */
+  expiresAt: Date;
+}
+
+interface KeyRecord {
+  kid: string;
+  alg: JwtAlgorithm;
+  createdAt: number;
+  material: EncryptedMaterial;
+}
+
+const RECONCILE_JOB = 'jwt-rotation:reconcile';
+/** Shortest gap between two store reads caused by tokens with an unknown kid. */
+const UNKNOWN_KID_RELOAD_GAP_MS = 1000;
+
+/**
+ * Keeps the key ring: makes sure the store holds a current and a published next key, loads them
+ * into memory, and retires, expires and revokes them. Safe to run on any number of instances.
+ */
+@Injectable()
+export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('JwtRotation');
+  private readonly keys: ReturnType<typeof storeKeys>;
+  private running: Promise<void> | undefined;
+  private lastUnknownKidReload = 0;
+
+  constructor(
+    @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
+    @Inject(ROTATION_STORE) private readonly store: RotationStore,
+    @Inject(KEY_ENCRYPTION) private readonly encryption: KeyEncryption,
+    private readonly ring: KeyRing,
+    @Optional() private readonly scheduler?: SchedulerRegistry,
+  ) {
+    this.keys = storeKeys(options.keyPrefix);
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.options.scheduleRotation && !this.scheduler) {
+      throw new ConfigurationError([
+        'JwtRotationModule needs ScheduleModule.forRoot() in your AppModule imports (from @nestjs/schedule), or scheduleRotation: false',
+      ]);
+    }
+    await this.reconcile();
+    if (this.options.scheduleRotation && this.scheduler) {
+      const timer = setInterval(() => {
+        this.reconcile().catch((error: unknown) => this.logger.warn(`Key ring reconcile failed; retrying next tick: ${describe(error)}`));
+      }, this.options.reconcileIntervalMs);
+      timer.unref();
+      this.scheduler.addInterval(RECONCILE_JOB, timer);
+    }
+  }
+
+  onApplicationShutdown(): void {
+    if (this.scheduler?.doesExist('interval', RECONCILE_JOB)) this.scheduler.deleteInterval(RECONCILE_JOB);
+  }
+
+  /**
+   * Makes sure the store has a current and a next key and reloads the ring. Idempotent, and
+   * harmless when several instances run it at once. Concurrent calls share one run.
+   */
+  reconcile(): Promise<void> {
+    this.running ??= this.reconcileOnce().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /**
+   * Reloads the ring for a token whose kid this instance does not know (another instance may have
+   * rotated). Shared by concurrent callers and at most once a second, so a flood of forged kids
+   * cannot hammer the store.
+   */
+  async reloadForUnknownKid(): Promise<void> {
+    if (this.running) return this.running;
+    const now = Date.now();
+    if (now - this.lastUnknownKidReload < UNKNOWN_KID_RELOAD_GAP_MS) return;
+    this.lastUnknownKidReload = now;
+    await this.reconcile();
+  }
+
+  /**
+   * Emergency rotation: promotes the already-published next key to sign from now on and publishes
+   * a fresh next key, so nothing signs with a key that verifiers have not seen.
+   * @returns the kid that signs from now on.
+   */
+  async rotateNow(): Promise<string> {
+    await this.reconcile();
+    const now = Date.now();
+    const entries = await this.readSchedule();
+    const current = currentEntry(entries, now);
+    const next = nextEntry(entries, current, now);
+    if (next) {
+      await this.store.hashSet(this.keys.ring, {
+        [activationField(next.generation)]: String(now),
+        [retirementField(next.generation)]: String(now + this.options.rotationIntervalMs),
+        ...(current ? { [retirementField(current.generation)]: String(now) } : {}),
+      });
+    }
+    await this.reconcile();
+    const signer = this.ring.signer(Date.now());
+    if (!signer) throw new NoSigningKeyError('No signing key after rotation: the key store is unreachable');
+    return signer.entry.kid;
+  }
+
+  /**
+   * Revokes a key: tokens it signed stop verifying. Revoking the current key first promotes the
+   * next one. @returns false when no key has that kid.
+   */
+  async revokeKey(kid: string): Promise<boolean> {
+    const now = Date.now();
+    const entries = await this.readSchedule();
+    const entry = entries.find((e) => e.kid === kid);
+    if (!entry) return false;
+    const current = currentEntry(entries, now);
+    const fields: Record<string, string> = { [revocationField(kid)]: String(now) };
+    if (current?.kid === kid) {
+      const next = nextEntry(entries, current, now);
+      if (next) {
+        fields[activationField(next.generation)] = String(now);
+        fields[retirementField(next.generation)] = String(now + this.options.rotationIntervalMs);
+      }
+    }
+    await this.store.hashSet(this.keys.ring, fields);
+    this.logger.warn(`Key ${kid} revoked`);
+    await this.reconcile();
+    return true;
+  }
+
+  /** Every key still in the store, oldest first: metadata only. */
+  async listKeys(): Promise<KeyInfo[]> {
+    const now = Date.now();
+    const entries = (await this.readSchedule()).filter((e) => this.expiresAt(e) > now);
+    const current = currentEntry(entries, now);
+    return entries.map((entry) => ({
+      kid: entry.kid,
+      alg: entry.alg,
+      status: keyStatus(entry, current, now),
+      createdAt: new Date(entry.createdAt),
+      activatesAt: new Date(entry.activatesAt),
+      retiresAt: new Date(entry.retiresAt),
+      expiresAt: new Date(this.expiresAt(entry)),
+    }));
+  }
+
+  private expiresAt(entry: ScheduleEntry): number {
+    return entry.retiresAt + this.options.maxTokenLifetimeMs + this.options.clockToleranceMs;
+  }
+
+  private async readSchedule(): Promise<ScheduleEntry[]> {
+    return parseSchedule(await this.store.hashGetAll(this.keys.ring));
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    let entries = await this.readSchedule();
+    // Each pass creates at most one key; two cover "no current key" and "no next key".
+    for (let pass = 0; pass < 3; pass++) {
+      const planned = plan(entries, Date.now(), this.options.rotationIntervalMs);
+      if (!planned) break;
+      await this.create(planned);
+      entries = await this.readSchedule();
+    }
+    const now = Date.now();
+    const expired = entries.filter((e) => this.expiresAt(e) <= now);
+    if (expired.length > 0) {
+      await this.store.hashDelete(
+        this.keys.ring,
+        expired.flatMap((e) => [generationField(e.generation), activationField(e.generation), retirementField(e.generation), revocationField(e.kid)]),
+      );
+    }
+    await this.load(entries.filter((e) => this.expiresAt(e) > now));
+  }
+
+  private async create(planned: PlannedKey): Promise<void> {
+    const kid = randomBytes(16).toString('base64url');
+    const { algorithm: alg, maxTokenLifetimeMs, clockToleranceMs, rotationIntervalMs } = this.options;
+    const jwk = generateHmacJwk(this.options.secretLength);
+    const createdAt = Date.now();
+    const record: KeyRecord = { kid, alg, createdAt, material: this.encryption.encrypt(kid, Buffer.from(JSON.stringify(jwk))) };
+    // Material first, then the schedule entry: whoever reads the entry finds the material. The
+    // extra interval of TTL covers a later rotate-now moving this key's window.
+    const ttl = planned.retiresAt + maxTokenLifetimeMs + clockToleranceMs + rotationIntervalMs - createdAt;
+    await this.store.set(this.keys.material(kid), record, ttl);
+    const won = await this.store.hashSetIfAbsent(
+      this.keys.ring,
+      generationField(planned.generation),
+      encodeGeneration({ kid, alg, createdAt, activatesAt: planned.activatesAt, retiresAt: planned.retiresAt }),
+    );
+    if (won) {
+      this.logger.log(`Key ${kid} published for ${new Date(planned.activatesAt).toISOString()}`);
+    } else {
+      await this.store.delete(this.keys.material(kid));
+    }
+  }
+
+  private async load(entries: readonly ScheduleEntry[]): Promise<void> {
+    const loaded: RingKey[] = [];
+    let failures = 0;
+    for (const entry of entries) {
+      const known = this.ring.get(entry.kid);
+      const key = known?.key ?? (await this.loadKey(entry).catch((error: unknown) => {
+        failures++;
+        this.logger.error(`Key ${entry.kid} refused: ${describe(error)}`);
+        return undefined;
+      }));
+      if (key) loaded.push({ entry, key, expiresAt: this.expiresAt(entry) });
+    }
+    if (loaded.length === 0 && failures > 0 && this.ring.size === 0) {
+      throw new KeyDecryptionError(
+        'No key in the store decrypts: keyEncryptionSecret differs from the one the keys were written with. ' +
+          'Use the same keyEncryptionSecret on every instance, or a new keyPrefix to start a fresh key ring.',
+      );
+    }
+    this.ring.replace(loaded);
+  }
+
+  private async loadKey(entry: ScheduleEntry) {
+    const record = await this.store.get<KeyRecord>(this.keys.material(entry.kid));
+    if (!record) throw new Error('its material is missing from the store');
+    if (record.kid !== entry.kid || record.alg !== entry.alg) throw new Error('its record does not match its schedule entry');
+    const jwk = JSON.parse(this.encryption.decrypt(entry.kid, record.material).toString('utf8')) as OctJwk;
+    return prepareKey(entry.kid, entry.alg, jwk);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

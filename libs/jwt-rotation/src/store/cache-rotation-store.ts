@@ -1,0 +1,161 @@
+import type { Cache } from 'cache-manager';
+import { StoreUnavailableError } from '../errors';
+import type { RotationStore } from './rotation-store';
+
+/** The part of node-redis (under `@keyv/redis`) used for the operations the cache API has no atomic form of. */
+export interface RedisHashClient {
+  hSetNX(key: string, field: string, value: string): Promise<number | boolean>;
+  hSet(key: string, fields: Record<string, string>): Promise<number>;
+  hGetAll(key: string): Promise<Record<string, string>>;
+  hDel(key: string, fields: string[]): Promise<number>;
+}
+
+interface KeyvRedisLike {
+  getClient(): Promise<RedisHashClient>;
+}
+
+function isKeyvRedis(store: unknown): store is KeyvRedisLike {
+  return typeof store === 'object' && store !== null && typeof (store as KeyvRedisLike).getClient === 'function' && 'client' in store;
+}
+
+/** Operations that need atomicity across processes (or, in memory, across concurrent calls). */
+interface HashOps {
+  setIfAbsent(key: string, field: string, value: string): Promise<boolean>;
+  set(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
+  getAll(key: string): Promise<Record<string, string>>;
+  delete(key: string, fields: readonly string[]): Promise<void>;
+}
+
+/** In one process a promise chain is enough to make read-modify-write atomic. */
+class CacheHashOps implements HashOps {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly cache: Cache) {}
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async read(key: string): Promise<Record<string, string>> {
+    return (await this.cache.get<Record<string, string>>(key)) ?? {};
+  }
+
+  setIfAbsent(key: string, field: string, value: string): Promise<boolean> {
+    return this.exclusive(async () => {
+      const hash = await this.read(key);
+      if (Object.hasOwn(hash, field)) return false;
+      await this.cache.set(key, { ...hash, [field]: value });
+      return true;
+    });
+  }
+
+  set(key: string, fields: Readonly<Record<string, string>>): Promise<void> {
+    return this.exclusive(async () => {
+      await this.cache.set(key, { ...(await this.read(key)), ...fields });
+    });
+  }
+
+  getAll(key: string): Promise<Record<string, string>> {
+    return this.exclusive(() => this.read(key));
+  }
+
+  delete(key: string, fields: readonly string[]): Promise<void> {
+    return this.exclusive(async () => {
+      const hash = { ...(await this.read(key)) };
+      for (const field of fields) delete hash[field];
+      await this.cache.set(key, hash);
+    });
+  }
+}
+
+/**
+ * The cache API has no create-if-absent, so on Redis these go to the node-redis client under
+ * `@keyv/redis` (HSETNX and friends), on keys of our own prefix that the cache never touches.
+ */
+class RedisHashOps implements HashOps {
+  constructor(private readonly adapter: KeyvRedisLike) {}
+
+  async setIfAbsent(key: string, field: string, value: string): Promise<boolean> {
+    const client = await this.adapter.getClient();
+    return Boolean(await client.hSetNX(key, field, value));
+  }
+
+  async set(key: string, fields: Readonly<Record<string, string>>): Promise<void> {
+    await (await this.adapter.getClient()).hSet(key, { ...fields });
+  }
+
+  async getAll(key: string): Promise<Record<string, string>> {
+    return { ...(await (await this.adapter.getClient()).hGetAll(key)) };
+  }
+
+  async delete(key: string, fields: readonly string[]): Promise<void> {
+    if (fields.length > 0) await (await this.adapter.getClient()).hDel(key, [...fields]);
+  }
+}
+
+/** The default {@link RotationStore}: the app's `CACHE_MANAGER`, with Redis atomics where Redis is underneath. */
+export class CacheRotationStore implements RotationStore {
+  readonly shared: boolean;
+  private readonly hashes: HashOps;
+
+  constructor(
+    private readonly cache: Cache,
+    private readonly timeoutMs = 2000,
+  ) {
+    const primary: unknown = cache.stores?.[0]?.store;
+    this.shared = primary !== undefined && !(primary instanceof Map);
+    this.hashes = isKeyvRedis(primary) ? new RedisHashOps(primary) : new CacheHashOps(cache);
+  }
+
+  get<T>(key: string): Promise<T | undefined> {
+    return this.bounded('get', async () => (await this.cache.get<T>(key)) ?? undefined);
+  }
+
+  set(key: string, value: unknown, ttlMs: number): Promise<void> {
+    return this.bounded('set', async () => {
+      await this.cache.set(key, value, Math.max(1, Math.ceil(ttlMs)));
+    });
+  }
+
+  delete(key: string): Promise<void> {
+    return this.bounded('delete', async () => {
+      await this.cache.del(key);
+    });
+  }
+
+  hashSetIfAbsent(key: string, field: string, value: string): Promise<boolean> {
+    return this.bounded('hashSetIfAbsent', () => this.hashes.setIfAbsent(key, field, value));
+  }
+
+  hashSet(key: string, fields: Readonly<Record<string, string>>): Promise<void> {
+    return this.bounded('hashSet', () => this.hashes.set(key, fields));
+  }
+
+  hashGetAll(key: string): Promise<Record<string, string>> {
+    return this.bounded('hashGetAll', () => this.hashes.getAll(key));
+  }
+
+  hashDelete(key: string, fields: readonly string[]): Promise<void> {
+    return this.bounded('hashDelete', () => this.hashes.delete(key, fields));
+  }
+
+  /** A store that hangs must not hang the caller: every operation gets a deadline. */
+  private bounded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`The key store did not answer ${operation} within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+      timer.unref();
+    });
+    const work = fn().catch((error: unknown) => {
+      throw error instanceof StoreUnavailableError
+        ? error
+        : new StoreUnavailableError(`The key store failed on ${operation}`, { cause: error });
+    });
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+}

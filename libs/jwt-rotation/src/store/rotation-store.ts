@@ -1,0 +1,27 @@
+import { Inject } from '@nestjs/common';
+
+/**
+ * Where the library keeps key records and schedules. The default implementation sits on the
+ * app's `CACHE_MANAGER`; provide your own under {@link ROTATION_STORE} to replace it.
+ *
+ * Values are JSON-serialisable. TTLs are in milliseconds. Every method rejects with
+ * `StoreUnavailableError` when the backing store does not answer in time.
+ */
+export interface RotationStore {
+  /** True when several processes may share this store (anything but the in-process memory store). */
+  readonly shared: boolean;
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown, ttlMs: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Atomically sets `field` of the hash at `key` unless it exists; true when this call set it. */
+  hashSetIfAbsent(key: string, field: string, value: string): Promise<boolean>;
+  hashSet(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
+  hashGetAll(key: string): Promise<Record<string, string>>;
+  hashDelete(key: string, fields: readonly string[]): Promise<void>;
+}
+
+/** Injection token of the {@link RotationStore}. */
+export const ROTATION_STORE = Symbol('JWT_ROTATION_STORE');
+
+/** Injects the {@link RotationStore} the module uses. */
+export const InjectRotationStore = (): ParameterDecorator => Inject(ROTATION_STORE);

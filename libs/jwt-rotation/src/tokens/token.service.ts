@@ -1,0 +1,223 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { JWTPayload } from 'jose';
+import { randomBytes } from 'node:crypto';
+import { parseDuration } from '../duration';
+import {
+  AlgorithmNotAllowedError,
+  InvalidAudienceError,
+  InvalidClaimError,
+  InvalidIssuerError,
+  InvalidSignatureError,
+  InvalidTokenTypeError,
+  MalformedTokenError,
+  NoSigningKeyError,
+  RevokedKeyError,
+  TokenExpiredError,
+  TokenIssuedInFutureError,
+  TokenNotYetValidError,
+  TokenTooOldError,
+  UnknownKeyError,
+  UnsupportedHeaderError,
+} from '../errors';
+import { ACCESS_TOKEN_TYPE, JWT_ROTATION_OPTIONS, REFRESH_TOKEN_TYPE } from '../jwt-rotation.constants';
+import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
+import { KeyRing, type RingKey } from '../keys/key-ring';
+import { KeyRotationService } from '../keys/key-rotation.service';
+import type { DecodedToken, SignOptions, TokenHeader, TokenKind, VerifiedClaims, VerifyOptions } from './token.types';
+
+const TYPES: Readonly<Record<TokenKind, string>> = { access: ACCESS_TOKEN_TYPE, refresh: REFRESH_TOKEN_TYPE };
+/** Claims the service sets itself; a payload that carries them is a caller mistake. */
+const RESERVED_CLAIMS = ['iss', 'aud', 'iat', 'nbf', 'exp', 'jti'] as const;
+/** Header members that would let a token choose its own key or demand unknown processing (RFC 8725 §3.10). */
+const REFUSED_HEADER_MEMBERS = ['jwk', 'jku', 'x5u', 'x5c', 'crit', 'b64', 'zip'] as const;
+const HEADER_CACHE_SIZE = 64;
+
+/**
+ * Signs and verifies tokens with the rotating key ring. `sign` and `verify` run synchronously on
+ * the in-memory ring; the async twins give the same results and may reload the ring once for an
+ * unknown kid.
+ */
+@Injectable()
+export class TokenService {
+  private readonly toleranceSec: number;
+  /** Parsed headers of tokens that verified; every token of one key and type shares its header. */
+  private readonly headers = new Map<string, TokenHeader>();
+  private readonly headerSegments = new Map<string, string>();
+
+  constructor(
+    @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
+    private readonly ring: KeyRing,
+    private readonly rotation: KeyRotationService,
+  ) {
+    this.toleranceSec = options.clockToleranceMs / 1000;
+  }
+
+  /** Signs a token with the current key. Throws `NoSigningKeyError` when no key could ever be loaded. */
+  sign<T extends object = JWTPayload>(payload: T = {} as T, options: SignOptions = {}): string {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      throw new TypeError('sign() takes the payload as a plain object');
+    }
+    for (const claim of RESERVED_CLAIMS) {
+      if (Object.hasOwn(payload, claim)) throw new TypeError(`sign(): "${claim}" is set by the library; use the sign options instead`);
+    }
+    const kind = options.kind ?? 'access';
+    const now = Date.now();
+    const signer = this.ring.signer(now);
+    if (!signer) throw new NoSigningKeyError('No signing key is loaded: the key store has not been reachable since startup');
+    const lifetimeMs = this.lifetime(kind, options.expiresIn);
+    const iat = Math.floor(now / 1000);
+    const claims: Record<string, unknown> = {
+      ...payload,
+      iss: this.options.issuer,
+      aud: this.audience(options.audience),
+      iat,
+      nbf: iat,
+      exp: iat + Math.ceil(lifetimeMs / 1000),
+      jti: options.jwtid ?? randomBytes(16).toString('base64url'),
+    };
+    if (options.subject !== undefined) claims.sub = options.subject;
+    const input = `${this.headerSegment(signer, kind)}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    return `${input}.${signer.key.sign(input)}`;
+  }
+
+  /** Same as {@link sign}; waits for the first key load if it has not finished. */
+  async signAsync<T extends object = JWTPayload>(payload?: T, options?: SignOptions): Promise<string> {
+    if (this.ring.size === 0) await this.rotation.reconcile();
+    return this.sign(payload, options);
+  }
+
+  /**
+   * Verifies a token against the in-memory ring and returns its claims; throws a
+   * `TokenVerificationError` subclass, with a stable `code`, for every reason it refuses one.
+   */
+  verify<T extends object = JWTPayload>(token: string, options: VerifyOptions = {}): VerifiedClaims<T> {
+    if (typeof token !== 'string' || token.length === 0) throw new MalformedTokenError('The token is empty');
+    if (token.length > this.options.maxTokenLength) throw new MalformedTokenError('The token is longer than maxTokenLength');
+    const dot1 = token.indexOf('.');
+    const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1);
+    if (dot1 <= 0 || dot2 <= dot1 + 1 || dot2 === token.length - 1 || token.indexOf('.', dot2 + 1) !== -1) {
+      throw new MalformedTokenError('The token is not three non-empty base64url segments');
+    }
+    const headerSegment = token.slice(0, dot1);
+    const kind = options.kind ?? 'access';
+    const header = this.headers.get(headerSegment) ?? parseHeader(headerSegment);
+
+    if (header.alg !== this.options.algorithm) throw new AlgorithmNotAllowedError('The token algorithm is not the one configured');
+    if (header.typ !== TYPES[kind]) throw new InvalidTokenTypeError(`Expected a token of type ${TYPES[kind]}`);
+    const held = this.ring.get(header.kid);
+    if (!held) throw new UnknownKeyError('The token was signed with a key this service does not know');
+    if (held.entry.revokedAt !== undefined) throw new RevokedKeyError('The token was signed with a revoked key');
+    if (held.entry.alg !== header.alg) throw new AlgorithmNotAllowedError('The token algorithm does not match its key');
+    const signingInput = token.slice(0, dot2);
+    if (!held.key.verify(signingInput, token.slice(dot2 + 1))) throw new InvalidSignatureError('The token signature is invalid');
+    if (!this.headers.has(headerSegment)) this.rememberHeader(headerSegment, header);
+
+    const claims = parseObject(token.slice(dot1 + 1, dot2), 'payload');
+    this.checkClaims(claims, options);
+    return claims as VerifiedClaims<T>;
+  }
+
+  /** Same as {@link verify}; for a kid this instance does not know yet, reloads the ring once (rate-limited) and retries. */
+  async verifyAsync<T extends object = JWTPayload>(token: string, options?: VerifyOptions): Promise<VerifiedClaims<T>> {
+    try {
+      return this.verify<T>(token, options);
+    } catch (error) {
+      if (!(error instanceof UnknownKeyError)) throw error;
+      await this.rotation.reloadForUnknownKid().catch(() => undefined);
+      return this.verify<T>(token, options);
+    }
+  }
+
+  /** Reads a token's header and claims **without verifying anything**. Never trust the result. */
+  decode(token: string): DecodedToken {
+    const parts = typeof token === 'string' ? token.split('.') : [];
+    if (parts.length !== 3) throw new MalformedTokenError('The token is not three base64url segments');
+    return { header: parseObject(parts[0], 'header'), payload: parseObject(parts[1], 'payload') };
+  }
+
+  private checkClaims(claims: Record<string, unknown>, options: VerifyOptions): void {
+    const now = Date.now() / 1000;
+    const tolerance = this.toleranceSec;
+    const { exp, nbf, iat, iss, aud } = claims;
+    if (!isNumericDate(exp)) throw new InvalidClaimError('The "exp" claim must be a number');
+    if (!isNumericDate(iat)) throw new InvalidClaimError('The "iat" claim must be a number');
+    if (nbf !== undefined && !isNumericDate(nbf)) throw new InvalidClaimError('The "nbf" claim must be a number');
+    if (exp <= now - tolerance) throw new TokenExpiredError('The token has expired');
+    if (nbf !== undefined && nbf > now + tolerance) throw new TokenNotYetValidError('The token is not valid yet');
+    if (iat > now + tolerance) throw new TokenIssuedInFutureError('The token was issued in the future');
+    if (iss !== this.options.issuer) throw new InvalidIssuerError('The token issuer is not accepted');
+    const expected = this.audience(options.audience);
+    if (!(aud === expected || (Array.isArray(aud) && aud.includes(expected)))) {
+      throw new InvalidAudienceError('The token is not meant for this audience');
+    }
+    const maxAgeMs = options.maxTokenAge === undefined ? this.options.maxTokenAgeMs : parseDuration(options.maxTokenAge);
+    if (maxAgeMs !== undefined && now - iat > maxAgeMs / 1000 + tolerance) throw new TokenTooOldError('The token is older than maxTokenAge');
+    if (claims.sub !== undefined && typeof claims.sub !== 'string') throw new InvalidClaimError('The "sub" claim must be a string');
+    if (typeof claims.jti !== 'string') throw new InvalidClaimError('The "jti" claim must be a string');
+  }
+
+  private audience(name = 'default'): string {
+    const audience = this.options.audiences[name];
+    if (typeof audience !== 'string' || !Object.hasOwn(this.options.audiences, name)) {
+      throw new TypeError(`Unknown audience "${name}": add it to the audiences option of JwtRotationModule`);
+    }
+    return audience;
+  }
+
+  private lifetime(kind: TokenKind, expiresIn: SignOptions['expiresIn']): number {
+    const fallback = kind === 'refresh' ? this.options.refreshTokenTtlMs : this.options.accessTokenTtlMs;
+    if (expiresIn === undefined) return fallback;
+    const ms = parseDuration(expiresIn);
+    // A key lives for the longest token lifetime after it retires; a longer token would outlive its key.
+    if (ms === undefined || ms > this.options.maxTokenLifetimeMs) {
+      throw new TypeError('sign(): expiresIn must be a positive duration no longer than accessTokenTtl or refreshTokenTtl, whichever is longer');
+    }
+    return ms;
+  }
+
+  private headerSegment(signer: RingKey, kind: TokenKind): string {
+    const cacheKey = `${signer.entry.kid}|${kind}`;
+    let segment = this.headerSegments.get(cacheKey);
+    if (segment === undefined) {
+      segment = Buffer.from(JSON.stringify({ alg: signer.entry.alg, kid: signer.entry.kid, typ: TYPES[kind] })).toString('base64url');
+      if (this.headerSegments.size >= HEADER_CACHE_SIZE) this.headerSegments.clear();
+      this.headerSegments.set(cacheKey, segment);
+    }
+    return segment;
+  }
+
+  private rememberHeader(segment: string, header: TokenHeader): void {
+    // Only headers of tokens whose signature verified get here, so forged ones cannot fill it.
+    if (this.headers.size >= HEADER_CACHE_SIZE) this.headers.clear();
+    this.headers.set(segment, header);
+  }
+}
+
+function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function parseObject(segment: string, part: 'header' | 'payload'): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch (error) {
+    throw new MalformedTokenError(`The token ${part} is not base64url-encoded JSON`, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new MalformedTokenError(`The token ${part} is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function parseHeader(segment: string): TokenHeader {
+  const header = parseObject(segment, 'header');
+  const { alg, kid, typ } = header;
+  if (typeof alg !== 'string') throw new MalformedTokenError('The token header has no "alg"');
+  for (const member of REFUSED_HEADER_MEMBERS) {
+    if (Object.hasOwn(header, member)) throw new UnsupportedHeaderError(`The token header member "${member}" is not accepted`);
+  }
+  if (typeof kid !== 'string' || kid.length === 0) throw new MalformedTokenError('The token header has no "kid"');
+  if (typeof typ !== 'string') throw new MalformedTokenError('The token header has no "typ"');
+  return { alg, kid, typ };
+}

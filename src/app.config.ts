@@ -1,0 +1,31 @@
+import type { JwtAlgorithm } from '@app/jwt-rotation';
+
+/** Everything the example app reads from its environment. */
+export interface AppConfig {
+  port: number;
+  /** Unset: the in-memory cache store. Set: Redis through @keyv/redis. */
+  redisUrl?: string;
+  algorithm?: JwtAlgorithm;
+  rotationInterval?: string;
+  accessTokenTtl?: string;
+  refreshTokenTtl?: string;
+  clockTolerance?: string;
+  issuer: string;
+  keyEncryptionSecret?: string;
+  keyPrefix?: string;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  return {
+    port: Number(env.PORT ?? 3000),
+    redisUrl: env.REDIS_URL || undefined,
+    algorithm: (env.JWT_ALGORITHM || undefined) as JwtAlgorithm | undefined,
+    rotationInterval: env.JWT_ROTATION_INTERVAL || undefined,
+    accessTokenTtl: env.JWT_ACCESS_TOKEN_TTL || undefined,
+    refreshTokenTtl: env.JWT_REFRESH_TOKEN_TTL || undefined,
+    clockTolerance: env.JWT_CLOCK_TOLERANCE || undefined,
+    issuer: env.JWT_ISSUER || 'http://localhost:3000',
+    keyEncryptionSecret: env.JWT_KEY_ENCRYPTION_SECRET || undefined,
+    keyPrefix: env.JWT_KEY_PREFIX || undefined,
+  };
+}

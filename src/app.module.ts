@@ -1,0 +1,44 @@
+import { JwtGuard, JwtRotationModule } from '@app/jwt-rotation';
+import { createKeyv } from '@keyv/redis';
+import { CacheModule } from '@nestjs/cache-manager';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { KeysController } from './admin/keys.controller';
+import { AdminController } from './admin/admin.controller';
+import type { AppConfig } from './app.config';
+import { ArticlesController } from './articles/articles.controller';
+import { AuthController } from './auth/auth.controller';
+import { HealthController } from './health.controller';
+import { MeController } from './me.controller';
+import { UsersService } from './users/users.service';
+
+@Module({})
+export class AppModule {
+  static register(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ScheduleModule.forRoot(),
+        CacheModule.register({
+          isGlobal: true,
+          ...(config.redisUrl ? { stores: [createKeyv(config.redisUrl)] } : {}),
+        }),
+        JwtRotationModule.forRoot({
+          issuer: config.issuer,
+          audiences: { default: config.issuer, api: `${config.issuer}/api` },
+          algorithm: config.algorithm,
+          rotationInterval: config.rotationInterval,
+          accessTokenTtl: config.accessTokenTtl,
+          refreshTokenTtl: config.refreshTokenTtl,
+          clockTolerance: config.clockTolerance,
+          keyEncryptionSecret: config.keyEncryptionSecret,
+          keyPrefix: config.keyPrefix,
+        }),
+      ],
+      controllers: [AuthController, MeController, AdminController, KeysController, ArticlesController, HealthController],
+      // Every route needs a valid access token unless it is marked @Public().
+      providers: [UsersService, { provide: APP_GUARD, useClass: JwtGuard }],
+    };
+  }
+}
