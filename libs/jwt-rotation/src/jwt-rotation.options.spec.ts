@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from './errors';
+import { type JwtRotationModuleOptions, resolveOptions } from './jwt-rotation.options';
+
+const issuer = 'https://api.example.com';
+
+function problemsOf(options: Partial<JwtRotationModuleOptions>): string[] {
+  try {
+    resolveOptions({ issuer, ...options } as JwtRotationModuleOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).code).toBe('ERR_CONFIG_INVALID');
+    return [...(error as ConfigurationError).problems];
+  }
+  return [];
+}
+
+describe('resolveOptions', () => {
+  it('fills the documented defaults', () => {
+    const resolved = resolveOptions({ issuer });
+    expect(resolved).toMatchObject({
+      algorithm: 'HS256',
+      rotationIntervalMs: 15 * 86_400_000,
+      accessTokenTtlMs: 15 * 60_000,
+      refreshTokenTtlMs: 30 * 86_400_000,
+      clockToleranceMs: 30_000,
+      maxTokenAgeMs: undefined,
+      secretLength: 64,
+      audiences: { default: issuer },
+      keyPrefix: 'jwt-rotation',
+      rolesClaim: 'roles',
+      permissionsClaim: 'permissions',
+      realm: issuer,
+      maxTokenLifetimeMs: 30 * 86_400_000,
+    });
+  });
+
+  it('accepts seconds and duration strings', () => {
+    const resolved = resolveOptions({ issuer, rotationInterval: 90, accessTokenTtl: '90s', refreshTokenTtl: '12h', clockTolerance: 0, maxTokenAge: '1d' });
+    expect(resolved.rotationIntervalMs).toBe(90_000);
+    expect(resolved.accessTokenTtlMs).toBe(90_000);
+    expect(resolved.refreshTokenTtlMs).toBe(43_200_000);
+    expect(resolved.clockToleranceMs).toBe(0);
+    expect(resolved.maxTokenAgeMs).toBe(86_400_000);
+  });
+
+  it.each<[string, Partial<JwtRotationModuleOptions>, RegExp]>([
+    ['an unknown algorithm', { algorithm: 'HS1' as never }, /^algorithm must be one of HS256/],
+    ['the none algorithm', { algorithm: 'none' as never }, /^algorithm must be one of/],
+    ['a secret shorter than HS256 needs', { secretLength: 31 }, /^secretLength must be at least 32 bytes for HS256/],
+    ['a secret shorter than HS512 needs', { algorithm: 'HS512', secretLength: 48 }, /^secretLength must be at least 64 bytes for HS512/],
+    ['a zero duration', { accessTokenTtl: 0 }, /^accessTokenTtl must be a positive duration/],
+    ['an unparsable duration', { rotationInterval: 'fortnight' }, /^rotationInterval must be a positive duration/],
+    ['a negative duration', { refreshTokenTtl: -5 }, /^refreshTokenTtl must be a positive duration/],
+    ['a rotation interval too short to publish ahead', { rotationInterval: '1s' }, /^rotationInterval must be at least 2s/],
+    ['an audience map without default', { audiences: { api: 'https://api' } }, /^audiences must contain a "default" entry/],
+    ['a short keyEncryptionSecret', { keyEncryptionSecret: 'short' }, /^keyEncryptionSecret must be at least 32 characters/],
+    ['a keyPrefix with spaces', { keyPrefix: 'my prefix' }, /^keyPrefix must be/],
+    ['a missing issuer', { issuer: '' }, /^issuer is required/],
+  ])('refuses %s, naming the option', (_, options, message) => {
+    const problems = problemsOf(options);
+    expect(problems.some((p) => message.test(p))).toBe(true);
+  });
+
+  it('lists every problem at once', () => {
+    const problems = problemsOf({ algorithm: 'XX' as never, accessTokenTtl: 'soon', audiences: {} });
+    expect(problems.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('puts every problem in the error message', () => {
+    expect(() => resolveOptions({ issuer, secretLength: 8 })).toThrow(/secretLength/);
+  });
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { KeyDecryptionError } from '../errors';
+import { KeyEncryption } from './key-encryption';
+
+const secret = 'a-key-encryption-secret-of-at-least-32-chars';
+
+describe('KeyEncryption', () => {
+  const plaintext = Buffer.from('{"kty":"oct","k":"c2VjcmV0"}');
+
+  it('round-trips key material and never stores it in the clear', () => {
+    const encryption = new KeyEncryption(secret);
+    const sealed = encryption.encrypt('kid-1', plaintext);
+    expect(JSON.stringify(sealed)).not.toContain('c2VjcmV0');
+    expect(new KeyEncryption(secret).decrypt('kid-1', sealed).equals(plaintext)).toBe(true);
+  });
+
+  it('refuses a wrong secret, another kid and a tampered record', () => {
+    const sealed = new KeyEncryption(secret).encrypt('kid-1', plaintext);
+    expect(() => new KeyEncryption(`${secret}!`).decrypt('kid-1', sealed)).toThrow(KeyDecryptionError);
+    expect(() => new KeyEncryption(secret).decrypt('kid-2', sealed)).toThrow(KeyDecryptionError);
+    const data = Buffer.from(sealed.data, 'base64url');
+    data[0] ^= 1;
+    expect(() => new KeyEncryption(secret).decrypt('kid-1', { ...sealed, data: data.toString('base64url') })).toThrow(KeyDecryptionError);
+  });
+
+  it('keeps the secret out of its error messages', () => {
+    const sealed = new KeyEncryption(secret).encrypt('kid-1', plaintext);
+    try {
+      new KeyEncryption('another-secret-that-is-also-long-enough').decrypt('kid-1', sealed);
+    } catch (error) {
+      expect((error as Error).message).not.toContain('another-secret');
+      expect((error as KeyDecryptionError).code).toBe('ERR_KEY_DECRYPTION_FAILED');
+    }
+  });
+});

@@ -1,0 +1,165 @@
+import type { TestingModule } from '@nestjs/testing';
+import * as jose from 'jose';
+import { createHmac } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { KeyRing } from '../keys/key-ring';
+import { KeyRotationService } from '../keys/key-rotation.service';
+import { createTestModule, TEST_ISSUER } from '../testing/test-module';
+import { TokenService } from './token.service';
+
+const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+
+describe('TokenService', () => {
+  let moduleRef: TestingModule;
+  let tokens: TokenService;
+  let ring: KeyRing;
+
+  beforeAll(async () => {
+    moduleRef = await createTestModule({ accessTokenTtl: '15m', refreshTokenTtl: '1d', clockTolerance: '30s', maxTokenAge: '2h' });
+    tokens = moduleRef.get(TokenService);
+    ring = moduleRef.get(KeyRing);
+  });
+  afterAll(() => moduleRef.close());
+  afterEach(() => vi.useRealTimers());
+
+  /** Signs arbitrary header and claims with the current key, as an attacker holding the key could. */
+  function forge(header: Record<string, unknown>, claims: Record<string, unknown>): string {
+    const signer = ring.signer(Date.now())!;
+    const input = `${b64(header)}.${b64(claims)}`;
+    return `${input}.${signer.key.sign(input)}`;
+  }
+
+  function validClaims(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const now = Math.floor(Date.now() / 1000);
+    return { iss: TEST_ISSUER, aud: TEST_ISSUER, iat: now, nbf: now, exp: now + 60, jti: 'j1', sub: 'alice', ...extra };
+  }
+
+  function header(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return { alg: 'HS256', kid: ring.signer(Date.now())!.entry.kid, typ: 'at+jwt', ...extra };
+  }
+
+  it('signs tokens with iat, nbf, exp, iss, aud, jti and a header with alg, kid and typ', () => {
+    const token = tokens.sign({ roles: ['admin'] }, { subject: 'alice' });
+    const { header: h, payload } = tokens.decode(token);
+    expect(h).toEqual({ alg: 'HS256', kid: ring.signer(Date.now())!.entry.kid, typ: 'at+jwt' });
+    expect(payload).toMatchObject({ roles: ['admin'], sub: 'alice', iss: TEST_ISSUER, aud: TEST_ISSUER });
+    expect(payload.exp).toBe((payload.iat as number) + 900);
+    expect(payload.nbf).toBe(payload.iat);
+    expect(typeof payload.jti).toBe('string');
+  });
+
+  it('verifies what it signed, sync and async alike', async () => {
+    const token = tokens.sign({ roles: ['admin'] }, { subject: 'alice', audience: 'api' });
+    const sync = tokens.verify(token, { audience: 'api' });
+    expect(sync.sub).toBe('alice');
+    expect(await tokens.verifyAsync(token, { audience: 'api' })).toEqual(sync);
+  });
+
+  it('refuses registered claims in the payload and lifetimes longer than a key lives', () => {
+    expect(() => tokens.sign({ exp: 1 })).toThrow(TypeError);
+    expect(() => tokens.sign({}, { expiresIn: '2d' })).toThrow(TypeError);
+    expect(() => tokens.sign({}, { audience: 'nope' })).toThrow(TypeError);
+  });
+
+  describe('with jose as the oracle', () => {
+    it('our tokens verify with jose given the same key, and jose-signed tokens verify with us', async () => {
+      // The test builds its own HS256 key in the ring's place to hand jose the same secret.
+      const secret = new Uint8Array(Buffer.from('0123456789abcdef0123456789abcdef0123456789abcdef', 'utf8'));
+      const { prepareKey } = await import('../keys/prepared-key');
+      const current = ring.signer(Date.now())!;
+      const key = prepareKey(current.entry.kid, 'HS256', { kty: 'oct', k: Buffer.from(secret).toString('base64url') });
+      const original = ring.all();
+      ring.replace(original.map((k) => (k.entry.kid === current.entry.kid ? { ...k, key } : k)));
+      try {
+        const ours = tokens.sign({ roles: ['user'] }, { subject: 'bob' });
+        const { payload, protectedHeader } = await jose.jwtVerify(ours, secret, { issuer: TEST_ISSUER, audience: TEST_ISSUER, typ: 'at+jwt', algorithms: ['HS256'] });
+        expect(payload.sub).toBe('bob');
+        expect(protectedHeader.kid).toBe(current.entry.kid);
+
+        const theirs = await new jose.SignJWT({ roles: ['x'] })
+          .setProtectedHeader({ alg: 'HS256', kid: current.entry.kid, typ: 'at+jwt' })
+          .setIssuer(TEST_ISSUER)
+          .setAudience(TEST_ISSUER)
+          .setSubject('carol')
+          .setIssuedAt()
+          .setJti('jose-1')
+          .setExpirationTime('5m')
+          .sign(secret);
+        expect(tokens.verify(theirs).sub).toBe('carol');
+        // And the signature bytes agree with a plain HMAC.
+        const [h, p, s] = ours.split('.');
+        expect(createHmac('sha256', secret).update(`${h}.${p}`).digest('base64url')).toBe(s);
+      } finally {
+        ring.replace(original);
+      }
+    });
+  });
+
+  describe('refuses, each with its own code', () => {
+    it.each<[string, () => string, string]>([
+      ['a malformed token', () => 'not-a-jwt', 'ERR_JWT_MALFORMED'],
+      ['two segments', () => 'a.b', 'ERR_JWT_MALFORMED'],
+      ['four segments', () => 'a.b.c.d', 'ERR_JWT_MALFORMED'],
+      ['a header that is not JSON', () => `${b64('nope')}.${b64(validClaims())}.sig`, 'ERR_JWT_MALFORMED'],
+      ['a header that is an array', () => `${b64([1])}.${b64(validClaims())}.sig`, 'ERR_JWT_MALFORMED'],
+      ['alg none', () => `${b64({ alg: 'none', kid: 'x', typ: 'at+jwt' })}.${b64(validClaims())}.`, 'ERR_JWT_MALFORMED'],
+      ['alg none with a signature', () => `${b64(header({ alg: 'none' }))}.${b64(validClaims())}.AAAA`, 'ERR_JWT_ALGORITHM_NOT_ALLOWED'],
+      ['another HMAC algorithm', () => forge(header({ alg: 'HS512' }), validClaims()), 'ERR_JWT_ALGORITHM_NOT_ALLOWED'],
+      ['an embedded jwk', () => forge(header({ jwk: { kty: 'oct', k: 'AAAA' } }), validClaims()), 'ERR_JWT_HEADER_UNSUPPORTED'],
+      ['a jku', () => forge(header({ jku: 'https://evil.test/jwks' }), validClaims()), 'ERR_JWT_HEADER_UNSUPPORTED'],
+      ['crit', () => forge(header({ crit: ['exp'] }), validClaims()), 'ERR_JWT_HEADER_UNSUPPORTED'],
+      ['a missing kid', () => forge({ alg: 'HS256', typ: 'at+jwt' }, validClaims()), 'ERR_JWT_MALFORMED'],
+      ['an unknown kid', () => forge(header({ kid: '../../etc/passwd' }), validClaims()), 'ERR_JWT_KEY_UNKNOWN'],
+      ['a refresh token as an access token', () => tokens.sign({}, { kind: 'refresh' }), 'ERR_JWT_TYPE_INVALID'],
+      ['a flipped signature bit', () => { const t = tokens.sign({}); return t.slice(0, -2) + (t.at(-2) === 'A' ? 'B' : 'A') + t.at(-1); }, 'ERR_JWT_SIGNATURE_INVALID'],
+      ['an expired token', () => forge(header(), validClaims({ exp: Math.floor(Date.now() / 1000) - 31 })), 'ERR_JWT_EXPIRED'],
+      ['a token not valid yet', () => forge(header(), validClaims({ nbf: Math.floor(Date.now() / 1000) + 60 })), 'ERR_JWT_NOT_YET_VALID'],
+      ['an iat in the future', () => forge(header(), validClaims({ iat: Math.floor(Date.now() / 1000) + 60 })), 'ERR_JWT_ISSUED_IN_FUTURE'],
+      ['a token older than maxTokenAge', () => forge(header(), validClaims({ iat: Math.floor(Date.now() / 1000) - 3 * 3600 })), 'ERR_JWT_TOO_OLD'],
+      ['a wrong issuer', () => forge(header(), validClaims({ iss: 'https://evil.test' })), 'ERR_JWT_ISSUER_INVALID'],
+      ['a wrong audience', () => forge(header(), validClaims({ aud: 'https://other.test' })), 'ERR_JWT_AUDIENCE_INVALID'],
+      ['a missing audience', () => forge(header(), validClaims({ aud: undefined })), 'ERR_JWT_AUDIENCE_INVALID'],
+      ['exp as a string', () => forge(header(), validClaims({ exp: '9999999999' })), 'ERR_JWT_CLAIM_INVALID'],
+      ['a payload that is not an object', () => forge(header(), 42 as never), 'ERR_JWT_MALFORMED'],
+    ])('%s', (_, make, code) => {
+      expect(() => tokens.verify(make())).toThrow(expect.objectContaining({ code }));
+    });
+
+    it('a token longer than maxTokenLength, before parsing it', () => {
+      expect(() => tokens.verify(`${'a'.repeat(9000)}.b.c`)).toThrow(expect.objectContaining({ code: 'ERR_JWT_MALFORMED' }));
+    });
+
+    it('an access token once it expires, past the clock tolerance', () => {
+      const token = tokens.sign({});
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 15 * 60_000 + 29_000 });
+      expect(tokens.verify(token).jti).toBeTypeOf('string');
+      vi.setSystemTime(Date.now() + 2_000);
+      expect(() => tokens.verify(token)).toThrow(expect.objectContaining({ code: 'ERR_JWT_EXPIRED' }));
+    });
+
+    it('an access token where a refresh token is expected', () => {
+      expect(() => tokens.verify(tokens.sign({}), { kind: 'refresh' })).toThrow(expect.objectContaining({ code: 'ERR_JWT_TYPE_INVALID' }));
+      expect(tokens.verify(tokens.sign({}, { kind: 'refresh' }), { kind: 'refresh' }).iss).toBe(TEST_ISSUER);
+    });
+
+    it('a token of a revoked key, after revokeKey', async () => {
+      const rotation = moduleRef.get(KeyRotationService);
+      const token = tokens.sign({});
+      const kid = tokens.decode(token).header.kid as string;
+      expect(await rotation.revokeKey(kid)).toBe(true);
+      expect(() => tokens.verify(token)).toThrow(expect.objectContaining({ code: 'ERR_JWT_KEY_REVOKED' }));
+      expect(tokens.decode(tokens.sign({})).header.kid).not.toBe(kid);
+    });
+  });
+
+  it('no error message carries the token or a claim value', () => {
+    const token = forge(header(), validClaims({ iss: 'https://secret-issuer.test' }));
+    try {
+      tokens.verify(token);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('secret-issuer');
+      expect((error as Error).message).not.toContain(token.slice(0, 20));
+    }
+  });
+});
