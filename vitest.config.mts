@@ -9,6 +9,7 @@ const plugins = [swc.vite({ module: { type: 'es6' } })];
 export default defineConfig({
   test: {
     globalSetup: ['./test/support/redis.global-setup.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
         plugins,

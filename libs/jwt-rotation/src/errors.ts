@@ -94,8 +94,6 @@ export class ConfigurationError extends JwtRotationError {
   readonly code = 'ERR_CONFIG_INVALID' as const;
 
   constructor(readonly problems: readonly string[]) {
-    super(
-      `JwtRotationModule configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
-    );
+    super(`JwtRotationModule configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }

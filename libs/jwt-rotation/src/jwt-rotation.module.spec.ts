@@ -64,7 +64,11 @@ describe('JwtRotationModule', () => {
   it('forRootAsync with useFactory and inject', () =>
     signsAndVerifies([
       ...base,
-      JwtRotationModule.forRootAsync({ imports: [SettingsModule], inject: [Settings], useFactory: (s: Settings) => ({ issuer: s.issuer }) }),
+      JwtRotationModule.forRootAsync({
+        imports: [SettingsModule],
+        inject: [Settings],
+        useFactory: (s: Settings) => ({ issuer: s.issuer }),
+      }),
     ]));
 
   it('forRootAsync with useClass', () => signsAndVerifies([...base, JwtRotationModule.forRootAsync({ useClass: OptionsFactory })]));
@@ -91,7 +95,10 @@ describe('JwtRotationModule', () => {
   });
 
   it('stops startup on invalid async options too', async () => {
-    const error = await startupError([...base, JwtRotationModule.forRootAsync({ useFactory: () => ({ issuer, audiences: { api: 'x' } }) })]);
+    const error = await startupError([
+      ...base,
+      JwtRotationModule.forRootAsync({ useFactory: () => ({ issuer, audiences: { api: 'x' } }) }),
+    ]);
     expect((error as ConfigurationError).code).toBe('ERR_CONFIG_INVALID');
     expect(error.message).toMatch(/"default"/);
   });
@@ -127,7 +134,10 @@ describe('JwtRotationModule', () => {
         expect(second.get(TokenService).verify(token).sub).toBe('alice');
         const kids = async (m: typeof first) => (await m.get(KeyRotationService).listKeys()).map((k) => `${k.kid}:${k.status}`);
         expect(await kids(second)).toEqual(await kids(first));
-        const error = await startupError([...redis(), JwtRotationModule.forRoot({ issuer, keyPrefix, keyEncryptionSecret: `${secret}-wrong` })]);
+        const error = await startupError([
+          ...redis(),
+          JwtRotationModule.forRoot({ issuer, keyPrefix, keyEncryptionSecret: `${secret}-wrong` }),
+        ]);
         expect(error).toBeInstanceOf(KeyDecryptionError);
         expect(error.message).toContain('keyEncryptionSecret');
         expect(error.message).not.toContain(secret);
@@ -143,9 +153,7 @@ describe('JwtRotationModule', () => {
         Array.from({ length: 10 }, () => boot([...redis(), JwtRotationModule.forRoot({ issuer, keyPrefix, keyEncryptionSecret: secret })])),
       );
       try {
-        const currents = await Promise.all(
-          modules.map((m) => m.get(TokenService).decode(m.get(TokenService).sign({})).header.kid),
-        );
+        const currents = await Promise.all(modules.map((m) => m.get(TokenService).decode(m.get(TokenService).sign({})).header.kid));
         expect(new Set(currents).size).toBe(1);
         const keys = await modules[0].get(KeyRotationService).listKeys();
         expect(keys.map((k) => k.status).sort()).toEqual(['current', 'next']);

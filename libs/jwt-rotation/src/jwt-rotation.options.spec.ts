@@ -36,7 +36,14 @@ describe('resolveOptions', () => {
   });
 
   it('accepts seconds and duration strings', () => {
-    const resolved = resolveOptions({ issuer, rotationInterval: 90, accessTokenTtl: '90s', refreshTokenTtl: '12h', clockTolerance: 0, maxTokenAge: '1d' });
+    const resolved = resolveOptions({
+      issuer,
+      rotationInterval: 90,
+      accessTokenTtl: '90s',
+      refreshTokenTtl: '12h',
+      clockTolerance: 0,
+      maxTokenAge: '1d',
+    });
     expect(resolved.rotationIntervalMs).toBe(90_000);
     expect(resolved.accessTokenTtlMs).toBe(90_000);
     expect(resolved.refreshTokenTtlMs).toBe(43_200_000);

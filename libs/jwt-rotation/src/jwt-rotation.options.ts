@@ -102,7 +102,8 @@ function IsDuration(allowZero = false) {
 }
 
 class OptionsSchema {
-  @IsString() @IsNotEmpty({ message: 'issuer is required: set it to the URL or name of your API, e.g. "https://api.example.com"' })
+  @IsString()
+  @IsNotEmpty({ message: 'issuer is required: set it to the URL or name of your API, e.g. "https://api.example.com"' })
   issuer: string;
 
   @IsIn(SUPPORTED_ALGORITHMS, { message: `algorithm must be one of ${SUPPORTED_ALGORITHMS.join(', ')}` })
@@ -123,12 +124,14 @@ class OptionsSchema {
   @MinLength(32, { message: 'keyEncryptionSecret must be at least 32 characters: generate one with `openssl rand -base64 48`' })
   keyEncryptionSecret?: string;
 
-  @IsString() @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'keyPrefix must be 1-64 characters of letters, digits, ":", "_", "." or "-"' })
+  @IsString()
+  @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'keyPrefix must be 1-64 characters of letters, digits, ":", "_", "." or "-"' })
   keyPrefix: string;
 
   @IsString() @IsNotEmpty() rolesClaim: string;
   @IsString() @IsNotEmpty() permissionsClaim: string;
-  @IsString() @Matches(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/, { message: 'realm must be printable ASCII without quotes or backslashes' })
+  @IsString()
+  @Matches(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/, { message: 'realm must be printable ASCII without quotes or backslashes' })
   realm: string;
 
   @IsInt() @Min(256, { message: 'maxTokenLength must be at least 256' }) maxTokenLength: number;
@@ -146,7 +149,8 @@ function audienceProblems(audiences: unknown): string[] {
     problems.push('audiences must contain a "default" entry: it is the audience of routes without @Audience()');
   }
   for (const [name, value] of Object.entries(audiences)) {
-    if (!AUDIENCE_NAME.test(name)) problems.push(`audiences: the name "${name.slice(0, 64)}" must be 1-64 letters, digits, "_", ".", ":" or "-"`);
+    if (!AUDIENCE_NAME.test(name))
+      problems.push(`audiences: the name "${name.slice(0, 64)}" must be 1-64 letters, digits, "_", ".", ":" or "-"`);
     if (typeof value !== 'string' || value.length === 0) problems.push(`audiences.${name} must be a non-empty string`);
   }
   return problems;
@@ -176,9 +180,7 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     scheduleRotation: true,
     ...stripUndefined(input),
   });
-  const problems = validateSync(schema, { forbidUnknownValues: false }).flatMap((error) =>
-    Object.values(error.constraints ?? {}),
-  );
+  const problems = validateSync(schema, { forbidUnknownValues: false }).flatMap((error) => Object.values(error.constraints ?? {}));
   const audiences = input.audiences ?? (typeof issuer === 'string' ? { default: issuer } : {});
   problems.push(...audienceProblems(audiences));
 

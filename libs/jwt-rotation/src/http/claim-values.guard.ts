@@ -39,11 +39,7 @@ abstract class RequiredClaimValuesGuard implements CanActivate {
     const held = claimValues((claims as Record<string, unknown>)[this.claimName()]);
     if (required.every((value) => held.has(value))) return true;
     const description = `The access token lacks a required ${this.claimName() === this.options.rolesClaim ? 'role' : 'permission'}`;
-    setResponseHeader(
-      http.getResponse(),
-      'WWW-Authenticate',
-      bearerChallenge(this.options.realm, 'insufficient_scope', description),
-    );
+    setResponseHeader(http.getResponse(), 'WWW-Authenticate', bearerChallenge(this.options.realm, 'insufficient_scope', description));
     throw bearerException('insufficient_scope', description);
   }
 }

@@ -15,7 +15,10 @@ export interface RequestWithClaims {
  * me(@Claims() claims: VerifiedClaims, @Claims('sub') username: string) {}
  * ```
  */
-export const Claims = createParamDecorator((claim: string | undefined, context: ExecutionContext): unknown => {
-  const claims = context.switchToHttp().getRequest<RequestWithClaims>().user;
-  return claim === undefined ? claims : claims?.[claim as keyof VerifiedClaims];
-});
+// Typed explicitly so the emitted declaration names no type that only Nest 12 has.
+export const Claims: (claim?: string) => ParameterDecorator = createParamDecorator(
+  (claim: string | undefined, context: ExecutionContext): unknown => {
+    const claims = context.switchToHttp().getRequest<RequestWithClaims>().user;
+    return claim === undefined ? claims : claims?.[claim as keyof VerifiedClaims];
+  },
+);

@@ -36,7 +36,8 @@ describe('KeyRotationService', () => {
     expect(next.activatesAt.getTime()).toBe(current.retiresAt.getTime());
     expect(next.activatesAt.getTime() - Date.now()).toBe(10 * MINUTE);
     expect(current.expiresAt.getTime()).toBe(current.retiresAt.getTime() + 5 * MINUTE);
-    for (const key of keys) expect(Object.keys(key).sort()).toEqual(['activatesAt', 'alg', 'createdAt', 'expiresAt', 'kid', 'retiresAt', 'status']);
+    for (const key of keys)
+      expect(Object.keys(key).sort()).toEqual(['activatesAt', 'alg', 'createdAt', 'expiresAt', 'kid', 'retiresAt', 'status']);
   });
 
   it('rotates at the window boundary: old tokens verify, new ones carry the next kid', async () => {

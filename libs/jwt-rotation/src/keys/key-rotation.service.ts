@@ -197,7 +197,12 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
     if (expired.length > 0) {
       await this.store.hashDelete(
         this.keys.ring,
-        expired.flatMap((e) => [generationField(e.generation), activationField(e.generation), retirementField(e.generation), revocationField(e.kid)]),
+        expired.flatMap((e) => [
+          generationField(e.generation),
+          activationField(e.generation),
+          retirementField(e.generation),
+          revocationField(e.kid),
+        ]),
       );
     }
     await this.load(entries.filter((e) => this.expiresAt(e) > now));
@@ -230,11 +235,13 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
     let failures = 0;
     for (const entry of entries) {
       const known = this.ring.get(entry.kid);
-      const key = known?.key ?? (await this.loadKey(entry).catch((error: unknown) => {
-        failures++;
-        this.logger.error(`Key ${entry.kid} refused: ${describe(error)}`);
-        return undefined;
-      }));
+      const key =
+        known?.key ??
+        (await this.loadKey(entry).catch((error: unknown) => {
+          failures++;
+          this.logger.error(`Key ${entry.kid} refused: ${describe(error)}`);
+          return undefined;
+        }));
       if (key) loaded.push({ entry, key, expiresAt: this.expiresAt(entry) });
     }
     if (loaded.length === 0 && failures > 0 && this.ring.size === 0) {

@@ -17,7 +17,10 @@ const H = 3_600_000;
 
 function hashOf(...entries: Array<{ g: number; kid: string; from: number; to: number }>): Record<string, string> {
   return Object.fromEntries(
-    entries.map((e) => [generationField(e.g), encodeGeneration({ kid: e.kid, alg: 'HS256', createdAt: e.from - H, activatesAt: e.from, retiresAt: e.to })]),
+    entries.map((e) => [
+      generationField(e.g),
+      encodeGeneration({ kid: e.kid, alg: 'HS256', createdAt: e.from - H, activatesAt: e.from, retiresAt: e.to }),
+    ]),
   );
 }
 
@@ -59,7 +62,11 @@ describe('key schedule', () => {
   });
 
   it('skips fields that do not parse instead of trusting them', () => {
-    const entries = parseSchedule({ 'g:0': 'not json', 'g:1': JSON.stringify({ kid: 'x', alg: 'none', createdAt: 0, activatesAt: 0, retiresAt: 1 }), 'g:x': '{}' });
+    const entries = parseSchedule({
+      'g:0': 'not json',
+      'g:1': JSON.stringify({ kid: 'x', alg: 'none', createdAt: 0, activatesAt: 0, retiresAt: 1 }),
+      'g:x': '{}',
+    });
     expect(entries).toEqual([]);
   });
 

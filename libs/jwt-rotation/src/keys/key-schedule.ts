@@ -34,7 +34,13 @@ export const retirementField = (generation: number): string => `ret:${generation
 export const revocationField = (kid: string): string => `rev:${kid}`;
 
 export function encodeGeneration(entry: Omit<GenerationField, 'alg'> & { alg: JwtAlgorithm }): string {
-  return JSON.stringify({ kid: entry.kid, alg: entry.alg, createdAt: entry.createdAt, activatesAt: entry.activatesAt, retiresAt: entry.retiresAt });
+  return JSON.stringify({
+    kid: entry.kid,
+    alg: entry.alg,
+    createdAt: entry.createdAt,
+    activatesAt: entry.activatesAt,
+    retiresAt: entry.retiresAt,
+  });
 }
 
 /** Reads the hash; fields that do not parse are skipped (a tampered or foreign field never becomes a key). */

@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeyRing } from '../keys/key-ring';
 import { KeyRotationService } from '../keys/key-rotation.service';
+import { prepareKey } from '../keys/prepared-key';
 import { createTestModule, TEST_ISSUER } from '../testing/test-module';
 import { TokenService } from './token.service';
 
@@ -65,14 +66,18 @@ describe('TokenService', () => {
     it('our tokens verify with jose given the same key, and jose-signed tokens verify with us', async () => {
       // The test builds its own HS256 key in the ring's place to hand jose the same secret.
       const secret = new Uint8Array(Buffer.from('0123456789abcdef0123456789abcdef0123456789abcdef', 'utf8'));
-      const { prepareKey } = await import('../keys/prepared-key');
       const current = ring.signer(Date.now())!;
       const key = prepareKey(current.entry.kid, 'HS256', { kty: 'oct', k: Buffer.from(secret).toString('base64url') });
       const original = ring.all();
       ring.replace(original.map((k) => (k.entry.kid === current.entry.kid ? { ...k, key } : k)));
       try {
         const ours = tokens.sign({ roles: ['user'] }, { subject: 'bob' });
-        const { payload, protectedHeader } = await jose.jwtVerify(ours, secret, { issuer: TEST_ISSUER, audience: TEST_ISSUER, typ: 'at+jwt', algorithms: ['HS256'] });
+        const { payload, protectedHeader } = await jose.jwtVerify(ours, secret, {
+          issuer: TEST_ISSUER,
+          audience: TEST_ISSUER,
+          typ: 'at+jwt',
+          algorithms: ['HS256'],
+        });
         expect(payload.sub).toBe('bob');
         expect(protectedHeader.kid).toBe(current.entry.kid);
 
@@ -111,11 +116,22 @@ describe('TokenService', () => {
       ['a missing kid', () => forge({ alg: 'HS256', typ: 'at+jwt' }, validClaims()), 'ERR_JWT_MALFORMED'],
       ['an unknown kid', () => forge(header({ kid: '../../etc/passwd' }), validClaims()), 'ERR_JWT_KEY_UNKNOWN'],
       ['a refresh token as an access token', () => tokens.sign({}, { kind: 'refresh' }), 'ERR_JWT_TYPE_INVALID'],
-      ['a flipped signature bit', () => { const t = tokens.sign({}); return t.slice(0, -2) + (t.at(-2) === 'A' ? 'B' : 'A') + t.at(-1); }, 'ERR_JWT_SIGNATURE_INVALID'],
+      [
+        'a flipped signature bit',
+        () => {
+          const t = tokens.sign({});
+          return t.slice(0, -2) + (t.at(-2) === 'A' ? 'B' : 'A') + t.at(-1);
+        },
+        'ERR_JWT_SIGNATURE_INVALID',
+      ],
       ['an expired token', () => forge(header(), validClaims({ exp: Math.floor(Date.now() / 1000) - 31 })), 'ERR_JWT_EXPIRED'],
       ['a token not valid yet', () => forge(header(), validClaims({ nbf: Math.floor(Date.now() / 1000) + 60 })), 'ERR_JWT_NOT_YET_VALID'],
       ['an iat in the future', () => forge(header(), validClaims({ iat: Math.floor(Date.now() / 1000) + 60 })), 'ERR_JWT_ISSUED_IN_FUTURE'],
-      ['a token older than maxTokenAge', () => forge(header(), validClaims({ iat: Math.floor(Date.now() / 1000) - 3 * 3600 })), 'ERR_JWT_TOO_OLD'],
+      [
+        'a token older than maxTokenAge',
+        () => forge(header(), validClaims({ iat: Math.floor(Date.now() / 1000) - 3 * 3600 })),
+        'ERR_JWT_TOO_OLD',
+      ],
       ['a wrong issuer', () => forge(header(), validClaims({ iss: 'https://evil.test' })), 'ERR_JWT_ISSUER_INVALID'],
       ['a wrong audience', () => forge(header(), validClaims({ aud: 'https://other.test' })), 'ERR_JWT_AUDIENCE_INVALID'],
       ['a missing audience', () => forge(header(), validClaims({ aud: undefined })), 'ERR_JWT_AUDIENCE_INVALID'],

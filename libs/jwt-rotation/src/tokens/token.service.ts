@@ -151,7 +151,8 @@ export class TokenService {
       throw new InvalidAudienceError('The token is not meant for this audience');
     }
     const maxAgeMs = options.maxTokenAge === undefined ? this.options.maxTokenAgeMs : parseDuration(options.maxTokenAge);
-    if (maxAgeMs !== undefined && now - iat > maxAgeMs / 1000 + tolerance) throw new TokenTooOldError('The token is older than maxTokenAge');
+    if (maxAgeMs !== undefined && now - iat > maxAgeMs / 1000 + tolerance)
+      throw new TokenTooOldError('The token is older than maxTokenAge');
     if (claims.sub !== undefined && typeof claims.sub !== 'string') throw new InvalidClaimError('The "sub" claim must be a string');
     if (typeof claims.jti !== 'string') throw new InvalidClaimError('The "jti" claim must be a string');
   }
@@ -170,7 +171,9 @@ export class TokenService {
     const ms = parseDuration(expiresIn);
     // A key lives for the longest token lifetime after it retires; a longer token would outlive its key.
     if (ms === undefined || ms > this.options.maxTokenLifetimeMs) {
-      throw new TypeError('sign(): expiresIn must be a positive duration no longer than accessTokenTtl or refreshTokenTtl, whichever is longer');
+      throw new TypeError(
+        'sign(): expiresIn must be a positive duration no longer than accessTokenTtl or refreshTokenTtl, whichever is longer',
+      );
     }
     return ms;
   }
