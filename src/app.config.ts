@@ -13,6 +13,9 @@ export interface AppConfig {
   issuer: string;
   keyEncryptionSecret?: string;
   keyPrefix?: string;
+  refreshReuseInterval?: string;
+  sessionIdleTimeout?: string;
+  sessionMaxLifetime?: string;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -27,5 +30,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     issuer: env.JWT_ISSUER || 'http://localhost:3000',
     keyEncryptionSecret: env.JWT_KEY_ENCRYPTION_SECRET || undefined,
     keyPrefix: env.JWT_KEY_PREFIX || undefined,
+    refreshReuseInterval: env.JWT_REFRESH_REUSE_INTERVAL || undefined,
+    sessionIdleTimeout: env.JWT_SESSION_IDLE_TIMEOUT || undefined,
+    sessionMaxLifetime: env.JWT_SESSION_MAX_LIFETIME || undefined,
   };
 }

@@ -1,8 +1,8 @@
-import { JwtGuard, JwtRotationModule } from '@app/jwt-rotation';
+import { JwtGuard, JwtRotationExceptionFilter, JwtRotationModule } from '@app/jwt-rotation';
 import { createKeyv } from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { KeysController } from './admin/keys.controller';
 import { AdminController } from './admin/admin.controller';
@@ -34,11 +34,19 @@ export class AppModule {
           clockTolerance: config.clockTolerance,
           keyEncryptionSecret: config.keyEncryptionSecret,
           keyPrefix: config.keyPrefix,
+          refreshReuseInterval: config.refreshReuseInterval,
+          sessionIdleTimeout: config.sessionIdleTimeout,
+          sessionMaxLifetime: config.sessionMaxLifetime,
         }),
       ],
       controllers: [AuthController, MeController, AdminController, KeysController, ArticlesController, HealthController],
       // Every route needs a valid access token unless it is marked @Public().
-      providers: [UsersService, { provide: APP_GUARD, useClass: JwtGuard }],
+      providers: [
+        UsersService,
+        { provide: APP_GUARD, useClass: JwtGuard },
+        // Invalid or reused refresh tokens → 401, an unreachable store → 503.
+        { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
+      ],
     };
   }
 }

@@ -1,36 +1,88 @@
-import { Public, TokenService } from '@app/jwt-rotation';
-import { BadRequestException, Body, Controller, HttpCode, Post, UnauthorizedException } from '@nestjs/common';
+import { Claims, Public, SessionService, type SessionInfo, type TokenPair, type VerifiedClaims } from '@app/jwt-rotation';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  Req,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { UsersService } from '../users/users.service';
 import { LoginDto } from './login.dto';
+import { RefreshDto } from './refresh.dto';
 
-export interface TokenResponse {
-  access_token: string;
-  refresh_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
+interface RequestInfo {
+  ip?: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 const KNOWN_AUDIENCES = new Set(['default', 'api']);
 
+function contextOf(request: RequestInfo): { userAgent?: string; ip?: string } {
+  const userAgent = request.headers['user-agent'];
+  return { userAgent: typeof userAgent === 'string' ? userAgent : undefined, ip: request.ip };
+}
+
 @Controller('auth')
 export class AuthController {
   constructor(
-    private readonly tokens: TokenService,
+    private readonly sessions: SessionService,
     private readonly users: UsersService,
   ) {}
 
+  /** Checks the password and opens a session. */
   @Public()
   @Post('login')
   @HttpCode(200)
-  async login(@Body() body: LoginDto): Promise<TokenResponse> {
+  async login(@Body() body: LoginDto, @Req() request: RequestInfo): Promise<TokenPair> {
     const audience = body.audience ?? 'default';
     if (!KNOWN_AUDIENCES.has(audience)) throw new BadRequestException('Unknown audience');
     const user = await this.users.verifyPassword(body.username, body.password);
     if (!user) throw new UnauthorizedException('Wrong username or password');
-    const claims = { roles: user.roles, permissions: user.permissions };
-    const access_token = await this.tokens.signAsync(claims, { subject: user.username, audience });
-    const refresh_token = await this.tokens.signAsync({}, { subject: user.username, audience, kind: 'refresh' });
-    const { exp, iat } = this.tokens.decode(access_token).payload as { exp: number; iat: number };
-    return { access_token, refresh_token, token_type: 'Bearer', expires_in: exp - iat };
+    return this.sessions.issue(
+      user.username,
+      { roles: user.roles, permissions: user.permissions },
+      { audience, context: contextOf(request) },
+    );
+  }
+
+  /** Trades a refresh token for a new pair; a refresh token used twice revokes its session. */
+  @Public()
+  @Post('refresh')
+  @HttpCode(200)
+  refresh(@Body() body: RefreshDto, @Req() request: RequestInfo): Promise<TokenPair> {
+    return this.sessions.refresh(body.refresh_token, contextOf(request));
+  }
+
+  /** Ends the caller's session. */
+  @Post('logout')
+  @HttpCode(204)
+  async logout(@Claims() claims: VerifiedClaims<{ sid?: string }>): Promise<void> {
+    if (claims.sid) await this.sessions.revokeSession(claims.sid);
+  }
+
+  /** Ends every session of the caller. */
+  @Post('logout-all')
+  @HttpCode(204)
+  async logoutAll(@Claims('sub') subject: string): Promise<void> {
+    await this.sessions.revokeAllSessions(subject);
+  }
+
+  @Get('sessions')
+  async list(@Claims() claims: VerifiedClaims<{ sid?: string }>): Promise<Array<SessionInfo & { current: boolean }>> {
+    const sessions = await this.sessions.listSessions(claims.sub!);
+    return sessions.map((session) => ({ ...session, current: session.sid === claims.sid }));
+  }
+
+  /** Ends one of the caller's own sessions; another user's sid is answered as if it did not exist. */
+  @Delete('sessions/:sid')
+  @HttpCode(204)
+  async revoke(@Param('sid') sid: string, @Claims('sub') subject: string): Promise<void> {
+    if (!(await this.sessions.revokeSession(sid, subject))) throw new NotFoundException('No such session');
   }
 }

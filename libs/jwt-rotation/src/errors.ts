@@ -16,6 +16,9 @@ export type JwtRotationErrorCode =
   | 'ERR_JWT_AUDIENCE_INVALID'
   | 'ERR_JWT_TYPE_INVALID'
   | 'ERR_JWT_CLAIM_INVALID'
+  | 'ERR_JWT_REVOKED'
+  | 'ERR_REFRESH_TOKEN_INVALID'
+  | 'ERR_REFRESH_TOKEN_REUSED'
   | 'ERR_NO_SIGNING_KEY'
   | 'ERR_KEY_DECRYPTION_FAILED'
   | 'ERR_STORE_UNAVAILABLE'
@@ -75,6 +78,20 @@ export class InvalidTokenTypeError extends TokenVerificationError {
 }
 export class InvalidClaimError extends TokenVerificationError {
   readonly code = 'ERR_JWT_CLAIM_INVALID' as const;
+}
+
+/** The token's session, subject or `jti` was revoked (logout, log out everywhere, reuse detection). */
+export class TokenRevokedError extends TokenVerificationError {
+  readonly code = 'ERR_JWT_REVOKED' as const;
+}
+
+/** A refresh token that does not verify, belongs to no live session, or has outlived its session. */
+export class RefreshTokenInvalidError extends JwtRotationError {
+  readonly code = 'ERR_REFRESH_TOKEN_INVALID' as const;
+}
+/** A refresh token presented again after it was rotated: treated as theft, the whole session is revoked. */
+export class RefreshTokenReusedError extends JwtRotationError {
+  readonly code = 'ERR_REFRESH_TOKEN_REUSED' as const;
 }
 
 /** Signing was asked for before any key could be loaded (the store was never reachable). */

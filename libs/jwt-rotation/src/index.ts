@@ -10,11 +10,14 @@ export { KeyRotationService } from './keys/key-rotation.service';
 export type { KeyInfo } from './keys/key-rotation.service';
 export type { KeyStatus } from './keys/key-schedule';
 export { TokenService } from './tokens/token.service';
+export { SessionService } from './sessions/session.service';
+export type { IssueSessionOptions, SessionContext, SessionInfo, TokenPair } from './sessions/session.types';
 export type { DecodedToken, SignOptions, TokenKind, VerifiedClaims, VerifyOptions } from './tokens/token.types';
 
 export { JwtGuard } from './http/jwt.guard';
 export { RolesGuard, PermissionsGuard } from './http/claim-values.guard';
 export { Claims } from './http/claims.decorator';
+export { JwtRotationExceptionFilter } from './http/jwt-rotation-exception.filter';
 export type { RequestWithClaims } from './http/claims.decorator';
 export { Audience, Permissions, Public, Roles } from './http/metadata.decorators';
 
@@ -30,6 +33,9 @@ export {
   InvalidSignatureError,
   InvalidTokenTypeError,
   JwtRotationError,
+  RefreshTokenInvalidError,
+  RefreshTokenReusedError,
+  TokenRevokedError,
   KeyDecryptionError,
   MalformedTokenError,
   NoSigningKeyError,

@@ -12,6 +12,9 @@ import { KeyRing } from './keys/key-ring';
 import { KeyRotationService } from './keys/key-rotation.service';
 import { CacheRotationStore } from './store/cache-rotation-store';
 import { ROTATION_STORE, type RotationStore } from './store/rotation-store';
+import { RevocationView } from './sessions/revocation-view';
+import { RevocationService } from './sessions/revocation.service';
+import { SessionService } from './sessions/session.service';
 import { TokenService } from './tokens/token.service';
 
 const providers: Provider[] = [
@@ -50,6 +53,9 @@ const providers: Provider[] = [
   },
   KeyRing,
   KeyRotationService,
+  RevocationView,
+  RevocationService,
+  SessionService,
   TokenService,
   JwtGuard,
   RolesGuard,
@@ -74,6 +80,6 @@ const providers: Provider[] = [
  */
 @Module({
   providers,
-  exports: [JWT_ROTATION_OPTIONS, ROTATION_STORE, KeyRotationService, TokenService, JwtGuard, RolesGuard, PermissionsGuard],
+  exports: [JWT_ROTATION_OPTIONS, ROTATION_STORE, KeyRotationService, SessionService, TokenService, JwtGuard, RolesGuard, PermissionsGuard],
 })
 export class JwtRotationModule extends JwtRotationConfigurableModule {}

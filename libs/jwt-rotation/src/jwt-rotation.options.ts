@@ -56,6 +56,16 @@ export interface JwtRotationModuleOptions {
   realm?: string;
   /** Longest token accepted, in characters; longer ones are refused before any parsing. @default 8192 */
   maxTokenLength?: number;
+  /**
+   * How long after a refresh the refresh token it consumed may be presented again (a client whose
+   * response was lost) and still get a working pair. Outside it, reuse is theft and revokes the
+   * session. @default 0 (strict)
+   */
+  refreshReuseInterval?: Duration | 0;
+  /** A session not refreshed for this long ends. @default undefined (refreshTokenTtl bounds it) */
+  sessionIdleTimeout?: Duration;
+  /** No refresh extends a session past this age. @default undefined (no limit) */
+  sessionMaxLifetime?: Duration;
   /** Run the scheduled reconcile tick. Turn off only to drive rotation yourself. @default true */
   scheduleRotation?: boolean;
 }
@@ -78,6 +88,9 @@ export interface ResolvedJwtRotationOptions {
   readonly realm: string;
   readonly maxTokenLength: number;
   readonly scheduleRotation: boolean;
+  readonly refreshReuseIntervalMs: number;
+  readonly sessionIdleTimeoutMs: number | undefined;
+  readonly sessionMaxLifetimeMs: number | undefined;
   /** Longest lifetime any token signed by a key can have: a key must verify this long after it retires. */
   readonly maxTokenLifetimeMs: number;
   /** Period of the reconcile tick: a fraction of the rotation interval, so the next key is loaded well before it signs. */
@@ -114,6 +127,9 @@ class OptionsSchema {
   @IsDuration() refreshTokenTtl: Duration;
   @IsDuration(true) clockTolerance: Duration;
   @IsOptional() @IsDuration() maxTokenAge?: Duration;
+  @IsDuration(true) refreshReuseInterval: Duration;
+  @IsOptional() @IsDuration() sessionIdleTimeout?: Duration;
+  @IsOptional() @IsDuration() sessionMaxLifetime?: Duration;
 
   @IsInt({ message: 'secretLength must be a whole number of bytes' })
   @Max(1024, { message: 'secretLength must be at most 1024 bytes' })
@@ -171,6 +187,7 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     accessTokenTtl: '15m',
     refreshTokenTtl: '30d',
     clockTolerance: '30s',
+    refreshReuseInterval: 0,
     secretLength: 64,
     keyPrefix: 'jwt-rotation',
     rolesClaim: 'roles',
@@ -218,6 +235,9 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     realm: schema.realm,
     maxTokenLength: schema.maxTokenLength,
     scheduleRotation: schema.scheduleRotation,
+    refreshReuseIntervalMs: parseDuration(schema.refreshReuseInterval) ?? 0,
+    sessionIdleTimeoutMs: schema.sessionIdleTimeout === undefined ? undefined : parseDuration(schema.sessionIdleTimeout),
+    sessionMaxLifetimeMs: schema.sessionMaxLifetime === undefined ? undefined : parseDuration(schema.sessionMaxLifetime),
     maxTokenLifetimeMs: Math.max(accessTokenTtlMs, refreshTokenTtlMs),
     reconcileIntervalMs: Math.min(60_000, Math.max(250, Math.floor(interval / 8))),
   };

@@ -65,7 +65,7 @@ export class JwtGuard implements CanActivate {
     const header = request.headers.authorization;
     if (typeof header !== 'string' || !SCHEME.test(header)) return undefined;
     const match = BEARER.exec(header);
-    if (!match) throw this.onUnauthorized(context, 'invalid_request', 'The Authorization header must be "Bearer <token>"');
+    if (!match) throw this.onUnauthorized(context, 'invalid_request', 'The Authorization header must be Bearer and one token');
     return match[1];
   }
 

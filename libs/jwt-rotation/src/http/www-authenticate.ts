@@ -20,13 +20,15 @@ export const ERROR_DESCRIPTIONS: Readonly<Partial<Record<JwtRotationErrorCode, s
   ERR_JWT_AUDIENCE_INVALID: 'The access token is not valid for this audience',
   ERR_JWT_TYPE_INVALID: 'The token is not an access token',
   ERR_JWT_CLAIM_INVALID: 'The access token has an invalid claim',
+  ERR_JWT_REVOKED: 'The access token has been revoked',
 };
 
 /** A `WWW-Authenticate: Bearer` challenge (RFC 6750 §3). */
 export function bearerChallenge(realm: string, error?: BearerErrorCode, description?: string): string {
   const params = [`realm="${realm}"`];
   if (error) params.push(`error="${error}"`);
-  if (description) params.push(`error_description="${description}"`);
+  // RFC 6750 §3: error_description is printable ASCII without `"` and `\`.
+  if (description) params.push(`error_description="${description.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '')}"`);
   return `Bearer ${params.join(', ')}`;
 }
 

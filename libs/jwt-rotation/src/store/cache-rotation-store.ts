@@ -8,22 +8,27 @@ export interface RedisHashClient {
   hSet(key: string, fields: Record<string, string>): Promise<number>;
   hGetAll(key: string): Promise<Record<string, string>>;
   hDel(key: string, fields: string[]): Promise<number>;
+  scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]>;
 }
 
 interface KeyvRedisLike {
   getClient(): Promise<RedisHashClient>;
+  readonly namespace: string | undefined;
+  createKeyPrefix(key: string, namespace?: string): string;
+  getKeyWithoutPrefix(key: string, namespace?: string): string;
 }
 
 function isKeyvRedis(store: unknown): store is KeyvRedisLike {
   return typeof store === 'object' && store !== null && typeof (store as KeyvRedisLike).getClient === 'function' && 'client' in store;
 }
 
-/** Operations that need atomicity across processes (or, in memory, across concurrent calls). */
+/** Operations the cache API has no form of: atomic across processes (or, in memory, across concurrent calls), and key listing. */
 interface HashOps {
   setIfAbsent(key: string, field: string, value: string): Promise<boolean>;
   set(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
   getAll(key: string): Promise<Record<string, string>>;
   delete(key: string, fields: readonly string[]): Promise<void>;
+  scan(prefix: string): Promise<string[] | undefined>;
 }
 
 /** In one process a promise chain is enough to make read-modify-write atomic. */
@@ -68,6 +73,10 @@ class CacheHashOps implements HashOps {
       await this.cache.set(key, hash);
     });
   }
+
+  async scan(): Promise<undefined> {
+    return undefined;
+  }
 }
 
 /**
@@ -92,6 +101,18 @@ class RedisHashOps implements HashOps {
 
   async delete(key: string, fields: readonly string[]): Promise<void> {
     if (fields.length > 0) await (await this.adapter.getClient()).hDel(key, [...fields]);
+  }
+
+  /** Keys written through the cache carry the Keyv namespace, if any; match and strip it. */
+  async scan(prefix: string): Promise<string[]> {
+    const client = await this.adapter.getClient();
+    const { namespace } = this.adapter;
+    const match = `${this.adapter.createKeyPrefix(prefix, namespace).replace(/[*?[\]\\]/g, '\\$&')}*`;
+    const keys: string[] = [];
+    for await (const batch of client.scanIterator({ MATCH: match, COUNT: 1000 })) {
+      for (const key of batch) keys.push(this.adapter.getKeyWithoutPrefix(key, namespace));
+    }
+    return keys;
   }
 }
 
@@ -141,13 +162,17 @@ export class CacheRotationStore implements RotationStore {
     return this.bounded('hashDelete', () => this.hashes.delete(key, fields));
   }
 
+  scanKeys(prefix: string): Promise<string[] | undefined> {
+    return this.bounded('scanKeys', () => this.hashes.scan(prefix), 10 * this.timeoutMs);
+  }
+
   /** A store that hangs must not hang the caller: every operation gets a deadline. */
-  private bounded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  private bounded<T>(operation: string, fn: () => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new StoreUnavailableError(`The key store did not answer ${operation} within ${this.timeoutMs} ms`)),
-        this.timeoutMs,
+        () => reject(new StoreUnavailableError(`The key store did not answer ${operation} within ${timeoutMs} ms`)),
+        timeoutMs,
       );
       timer.unref();
     });

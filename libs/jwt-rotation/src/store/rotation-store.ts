@@ -18,6 +18,11 @@ export interface RotationStore {
   hashSet(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
   hashGetAll(key: string): Promise<Record<string, string>>;
   hashDelete(key: string, fields: readonly string[]): Promise<void>;
+  /**
+   * Keys that start with `prefix`, or `undefined` when the store cannot list keys (the in-memory
+   * store, where this process's own view is already complete).
+   */
+  scanKeys(prefix: string): Promise<string[] | undefined>;
 }
 
 /** Injection token of the {@link RotationStore}. */

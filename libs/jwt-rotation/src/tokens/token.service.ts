@@ -15,6 +15,7 @@ import {
   TokenExpiredError,
   TokenIssuedInFutureError,
   TokenNotYetValidError,
+  TokenRevokedError,
   TokenTooOldError,
   UnknownKeyError,
   UnsupportedHeaderError,
@@ -23,6 +24,7 @@ import { ACCESS_TOKEN_TYPE, JWT_ROTATION_OPTIONS, REFRESH_TOKEN_TYPE } from '../
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { KeyRing, type RingKey } from '../keys/key-ring';
 import { KeyRotationService } from '../keys/key-rotation.service';
+import { RevocationView } from '../sessions/revocation-view';
 import type { DecodedToken, SignOptions, TokenHeader, TokenKind, VerifiedClaims, VerifyOptions } from './token.types';
 
 const TYPES: Readonly<Record<TokenKind, string>> = { access: ACCESS_TOKEN_TYPE, refresh: REFRESH_TOKEN_TYPE };
@@ -48,6 +50,7 @@ export class TokenService {
     @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
     private readonly ring: KeyRing,
     private readonly rotation: KeyRotationService,
+    private readonly revocations: RevocationView,
   ) {
     this.toleranceSec = options.clockToleranceMs / 1000;
   }
@@ -114,6 +117,7 @@ export class TokenService {
 
     const claims = parseObject(token.slice(dot1 + 1, dot2), 'payload');
     this.checkClaims(claims, options);
+    if (this.revocations.size > 0 && this.revocations.check(claims)) throw new TokenRevokedError('The token has been revoked');
     return claims as VerifiedClaims<T>;
   }
 

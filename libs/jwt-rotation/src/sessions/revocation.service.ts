@@ -1,0 +1,94 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { JWT_ROTATION_OPTIONS, storeKeys } from '../jwt-rotation.constants';
+import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
+import { ROTATION_STORE, type RotationStore } from '../store/rotation-store';
+import { RevocationView } from './revocation-view';
+
+const RESYNC_JOB = 'jwt-rotation:revocations';
+
+const encodeId = (id: string): string => Buffer.from(id, 'utf8').toString('base64url');
+const decodeId = (encoded: string): string => Buffer.from(encoded, 'base64url').toString('utf8');
+
+/**
+ * Writes revocations to the store, each under its own key with a TTL that ends when what it
+ * revokes could no longer be valid, and keeps this instance's {@link RevocationView} in step.
+ */
+@Injectable()
+export class RevocationService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('JwtRotation');
+  private readonly prefix: string;
+
+  constructor(
+    @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
+    @Inject(ROTATION_STORE) private readonly store: RotationStore,
+    private readonly view: RevocationView,
+    @Optional() private readonly scheduler?: SchedulerRegistry,
+  ) {
+    this.prefix = storeKeys(options.keyPrefix).revoked;
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.resync();
+    if (this.options.scheduleRotation && this.scheduler) {
+      const timer = setInterval(() => {
+        this.resync().catch((error: unknown) => this.logger.warn(`Revocation resync failed; retrying next tick: ${String(error)}`));
+      }, this.options.reconcileIntervalMs);
+      timer.unref();
+      this.scheduler.addInterval(RESYNC_JOB, timer);
+    }
+  }
+
+  onApplicationShutdown(): void {
+    if (this.scheduler?.doesExist('interval', RESYNC_JOB)) this.scheduler.deleteInterval(RESYNC_JOB);
+  }
+
+  /** Access tokens of this session stop verifying at once. */
+  async revokeSession(sid: string): Promise<void> {
+    const ttl = this.options.accessTokenTtlMs + this.options.clockToleranceMs;
+    await this.store.set(`${this.prefix}sid:${encodeId(sid)}`, 1, ttl);
+    this.view.addSession(sid, Date.now() + ttl);
+  }
+
+  /** Tokens of this subject issued before now stop verifying ("log out everywhere"). */
+  async revokeSubject(sub: string): Promise<void> {
+    const now = Date.now();
+    const cutoff = Math.floor(now / 1000);
+    const ttl = this.options.maxTokenLifetimeMs + this.options.clockToleranceMs;
+    await this.store.set(`${this.prefix}sub:${encodeId(sub)}.${cutoff}`, cutoff, ttl);
+    this.view.addSubject(sub, cutoff, now + ttl);
+  }
+
+  /** One token stops verifying. `exp` is the token's `exp` claim (seconds). */
+  async revokeToken(jti: string, exp: number): Promise<void> {
+    const ttl = Math.max(1000, exp * 1000 - Date.now() + this.options.clockToleranceMs);
+    await this.store.set(`${this.prefix}jti:${encodeId(jti)}`, 1, ttl);
+    this.view.addToken(jti, Date.now() + ttl);
+  }
+
+  /**
+   * Reads every revocation from the store into the view (entries written by other instances) and
+   * drops expired ones. Entries are only ever added here, so a revocation made locally meanwhile
+   * is never lost.
+   */
+  async resync(): Promise<void> {
+    const keys = await this.store.scanKeys(this.prefix);
+    const now = Date.now();
+    // The store's own TTL is the truth; the view keeps an entry at most as long as any could need.
+    const accessExpiry = now + this.options.accessTokenTtlMs + this.options.clockToleranceMs;
+    const anyExpiry = now + this.options.maxTokenLifetimeMs + this.options.clockToleranceMs;
+    for (const key of keys ?? []) {
+      const rest = key.slice(this.prefix.length);
+      const kind = rest.slice(0, 4);
+      const id = rest.slice(4);
+      if (kind === 'sid:') this.view.addSession(decodeId(id), accessExpiry);
+      else if (kind === 'jti:') this.view.addToken(decodeId(id), anyExpiry);
+      else if (kind === 'sub:') {
+        const dot = id.lastIndexOf('.');
+        const cutoff = Number(id.slice(dot + 1));
+        if (dot > 0 && Number.isSafeInteger(cutoff)) this.view.addSubject(decodeId(id.slice(0, dot)), cutoff, anyExpiry);
+      }
+    }
+    this.view.prune(now);
+  }
+}
