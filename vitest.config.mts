@@ -8,13 +8,12 @@ const plugins = [swc.vite({ module: { type: 'es6' } })];
 
 export default defineConfig({
   test: {
-    globalSetup: ['./test/support/redis.global-setup.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
         plugins,
         resolve: { alias },
-        test: { name: 'unit', include: ['libs/**/*.spec.ts'], environment: 'node' },
+        test: { name: 'unit', include: ['libs/**/*.spec.ts'], globalSetup: ['./test/support/redis.global-setup.ts'], environment: 'node' },
       },
       {
         plugins,
@@ -22,6 +21,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.e2e-spec.ts'],
+          globalSetup: ['./test/support/redis.global-setup.ts', './test/support/build.global-setup.ts'],
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 30_000,

@@ -22,7 +22,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         CacheModule.register({
           isGlobal: true,
-          ...(config.redisUrl ? { stores: [createKeyv(config.redisUrl)] } : {}),
+          ...(config.redisUrl ? { stores: [createKeyv(config.redisUrl, { throwOnErrors: true })] } : {}),
         }),
         JwtRotationModule.forRoot({
           issuer: config.issuer,

@@ -8,6 +8,8 @@ export const REFRESH_TOKEN_TYPE = 'refresh+jwt';
 
 export const storeKeys = (prefix: string) => ({
   ring: `${prefix}:ring`,
+  /** Pub/sub channel of {@link ClusterEvent}s between instances sharing the store. */
+  events: `${prefix}:events`,
   material: (kid: string) => `${prefix}:key:${kid}`,
   /** Followed by `sid:`, `sub:` or `jti:` and the base64url id. */
   revoked: `${prefix}:revoked:`,

@@ -15,6 +15,7 @@ import { ROTATION_STORE, type RotationStore } from './store/rotation-store';
 import { RevocationView } from './sessions/revocation-view';
 import { RevocationService } from './sessions/revocation.service';
 import { SessionService } from './sessions/session.service';
+import { ClusterSyncService } from './sync/cluster-sync.service';
 import { TokenService } from './tokens/token.service';
 
 const providers: Provider[] = [
@@ -56,6 +57,7 @@ const providers: Provider[] = [
   RevocationView,
   RevocationService,
   SessionService,
+  ClusterSyncService,
   TokenService,
   JwtGuard,
   RolesGuard,

@@ -57,6 +57,8 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('JwtRotation');
   private readonly keys: ReturnType<typeof storeKeys>;
   private running: Promise<void> | undefined;
+  /** Whether the current reconcile run created a key. */
+  private changed = false;
   private lastUnknownKidReload = 0;
 
   constructor(
@@ -130,6 +132,7 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
       });
     }
     await this.reconcile();
+    await this.announceChange();
     const signer = this.ring.signer(Date.now());
     if (!signer) throw new NoSigningKeyError('No signing key after rotation: the key store is unreachable');
     return signer.entry.kid;
@@ -156,6 +159,7 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
     await this.store.hashSet(this.keys.ring, fields);
     this.logger.warn(`Key ${kid} revoked`);
     await this.reconcile();
+    await this.announceChange();
     return true;
   }
 
@@ -184,6 +188,7 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async reconcileOnce(): Promise<void> {
+    this.changed = false;
     let entries = await this.readSchedule();
     // Each pass creates at most one key; two cover "no current key" and "no next key".
     for (let pass = 0; pass < 3; pass++) {
@@ -206,6 +211,12 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
       );
     }
     await this.load(entries.filter((e) => this.expiresAt(e) > now));
+    if (this.changed) await this.announceChange();
+  }
+
+  /** Tells other instances to reload now rather than at their next tick; they would catch up anyway. */
+  private async announceChange(): Promise<void> {
+    await this.store.publish(this.keys.events, JSON.stringify({ t: 'ring' })).catch(() => undefined);
   }
 
   private async create(planned: PlannedKey): Promise<void> {
@@ -225,6 +236,7 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
     );
     if (won) {
       this.logger.log(`Key ${kid} published for ${new Date(planned.activatesAt).toISOString()}`);
+      this.changed = true;
     } else {
       await this.store.delete(this.keys.material(kid));
     }
@@ -243,6 +255,13 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
           return undefined;
         }));
       if (key) loaded.push({ entry, key, expiresAt: this.expiresAt(entry) });
+    }
+    // A key this instance holds that the store no longer lists (the store lost its data) goes on
+    // verifying until it would have expired anyway: its tokens are still valid.
+    const listed = new Set(entries.map((e) => e.kid));
+    const now = Date.now();
+    for (const held of this.ring.all()) {
+      if (!listed.has(held.entry.kid) && held.expiresAt > now) loaded.push(held);
     }
     if (loaded.length === 0 && failures > 0 && this.ring.size === 0) {
       throw new KeyDecryptionError(

@@ -3,9 +3,12 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { JWT_ROTATION_OPTIONS, storeKeys } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { ROTATION_STORE, type RotationStore } from '../store/rotation-store';
+import { type ClusterEvent } from '../sync/cluster-event';
 import { RevocationView } from './revocation-view';
 
 const RESYNC_JOB = 'jwt-rotation:revocations';
+/** Pub/sub carries revocations at once; this periodic full read is the safety net, and prunes the view. */
+const RESYNC_INTERVAL_MS = 60_000;
 
 const encodeId = (id: string): string => Buffer.from(id, 'utf8').toString('base64url');
 const decodeId = (encoded: string): string => Buffer.from(encoded, 'base64url').toString('utf8');
@@ -18,6 +21,7 @@ const decodeId = (encoded: string): string => Buffer.from(encoded, 'base64url').
 export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('JwtRotation');
   private readonly prefix: string;
+  private readonly channel: string;
 
   constructor(
     @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
@@ -26,6 +30,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {
     this.prefix = storeKeys(options.keyPrefix).revoked;
+    this.channel = storeKeys(options.keyPrefix).events;
   }
 
   async onModuleInit(): Promise<void> {
@@ -33,7 +38,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     if (this.options.scheduleRotation && this.scheduler) {
       const timer = setInterval(() => {
         this.resync().catch((error: unknown) => this.logger.warn(`Revocation resync failed; retrying next tick: ${String(error)}`));
-      }, this.options.reconcileIntervalMs);
+      }, RESYNC_INTERVAL_MS);
       timer.unref();
       this.scheduler.addInterval(RESYNC_JOB, timer);
     }
@@ -43,11 +48,11 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     if (this.scheduler?.doesExist('interval', RESYNC_JOB)) this.scheduler.deleteInterval(RESYNC_JOB);
   }
 
-  /** Access tokens of this session stop verifying at once. */
+  /** Access tokens of this session stop verifying at once, on every instance. */
   async revokeSession(sid: string): Promise<void> {
     const ttl = this.options.accessTokenTtlMs + this.options.clockToleranceMs;
     await this.store.set(`${this.prefix}sid:${encodeId(sid)}`, 1, ttl);
-    this.view.addSession(sid, Date.now() + ttl);
+    await this.announce({ t: 'sid', id: sid, exp: Date.now() + ttl });
   }
 
   /** Tokens of this subject issued before now stop verifying ("log out everywhere"). */
@@ -56,14 +61,32 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     const cutoff = Math.floor(now / 1000);
     const ttl = this.options.maxTokenLifetimeMs + this.options.clockToleranceMs;
     await this.store.set(`${this.prefix}sub:${encodeId(sub)}.${cutoff}`, cutoff, ttl);
-    this.view.addSubject(sub, cutoff, now + ttl);
+    await this.announce({ t: 'sub', id: sub, cutoff, exp: now + ttl });
   }
 
   /** One token stops verifying. `exp` is the token's `exp` claim (seconds). */
   async revokeToken(jti: string, exp: number): Promise<void> {
     const ttl = Math.max(1000, exp * 1000 - Date.now() + this.options.clockToleranceMs);
     await this.store.set(`${this.prefix}jti:${encodeId(jti)}`, 1, ttl);
-    this.view.addToken(jti, Date.now() + ttl);
+    await this.announce({ t: 'jti', id: jti, exp: Date.now() + ttl });
+  }
+
+  /** Applies a revocation made here or announced by another instance. */
+  apply(event: ClusterEvent): void {
+    if (event.t === 'sid') this.view.addSession(event.id, event.exp);
+    else if (event.t === 'jti') this.view.addToken(event.id, event.exp);
+    else if (event.t === 'sub') this.view.addSubject(event.id, event.cutoff, event.exp);
+  }
+
+  /**
+   * The entry is in the store already, so an instance that misses the message still gets it at its
+   * next resync; a failed publish is logged, not thrown.
+   */
+  private async announce(event: ClusterEvent): Promise<void> {
+    this.apply(event);
+    await this.store.publish(this.channel, JSON.stringify(event)).catch((error: unknown) => {
+      this.logger.warn(`Could not announce a revocation to other instances; they will read it at their next resync: ${String(error)}`);
+    });
   }
 
   /**

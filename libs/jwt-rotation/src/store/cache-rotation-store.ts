@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import { StoreUnavailableError } from '../errors';
 import type { RotationStore } from './rotation-store';
@@ -9,10 +10,21 @@ export interface RedisHashClient {
   hGetAll(key: string): Promise<Record<string, string>>;
   hDel(key: string, fields: string[]): Promise<number>;
   scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]>;
+  publish(channel: string, message: string): Promise<number>;
+  duplicate(): RedisSubscriberClient;
+}
+
+interface RedisSubscriberClient {
+  on(event: 'ready' | 'error', listener: (error?: unknown) => void): unknown;
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  destroy(): void;
 }
 
 interface KeyvRedisLike {
   getClient(): Promise<RedisHashClient>;
+  readonly throwOnErrors: boolean;
   readonly namespace: string | undefined;
   createKeyPrefix(key: string, namespace?: string): string;
   getKeyWithoutPrefix(key: string, namespace?: string): string;
@@ -22,17 +34,19 @@ function isKeyvRedis(store: unknown): store is KeyvRedisLike {
   return typeof store === 'object' && store !== null && typeof (store as KeyvRedisLike).getClient === 'function' && 'client' in store;
 }
 
-/** Operations the cache API has no form of: atomic across processes (or, in memory, across concurrent calls), and key listing. */
-interface HashOps {
+/** Operations the cache API has no form of (publish/subscribe too): atomic across processes (or, in memory, across concurrent calls), and key listing. */
+interface NativeOps {
   setIfAbsent(key: string, field: string, value: string): Promise<boolean>;
   set(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
   getAll(key: string): Promise<Record<string, string>>;
   delete(key: string, fields: readonly string[]): Promise<void>;
   scan(prefix: string): Promise<string[] | undefined>;
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, onMessage: (message: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
 }
 
 /** In one process a promise chain is enough to make read-modify-write atomic. */
-class CacheHashOps implements HashOps {
+class InProcessOps implements NativeOps {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly cache: Cache) {}
@@ -77,13 +91,20 @@ class CacheHashOps implements HashOps {
   async scan(): Promise<undefined> {
     return undefined;
   }
+
+  // One process: nobody else to tell, nothing to miss.
+  async publish(): Promise<void> {}
+
+  async subscribe(): Promise<() => Promise<void>> {
+    return async () => undefined;
+  }
 }
 
 /**
  * The cache API has no create-if-absent, so on Redis these go to the node-redis client under
  * `@keyv/redis` (HSETNX and friends), on keys of our own prefix that the cache never touches.
  */
-class RedisHashOps implements HashOps {
+class RedisOps implements NativeOps {
   constructor(private readonly adapter: KeyvRedisLike) {}
 
   async setIfAbsent(key: string, field: string, value: string): Promise<boolean> {
@@ -114,12 +135,34 @@ class RedisHashOps implements HashOps {
     }
     return keys;
   }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await (await this.adapter.getClient()).publish(channel, message);
+  }
+
+  /** A subscribed connection cannot run other commands, so it gets a duplicate of the client. */
+  async subscribe(channel: string, onMessage: (message: string) => void, onReconnect: () => void): Promise<() => Promise<void>> {
+    const subscriber = (await this.adapter.getClient()).duplicate();
+    let connected = false;
+    // node-redis reconnects by itself and resubscribes; errors in between are expected and retried.
+    subscriber.on('error', () => undefined);
+    subscriber.on('ready', () => {
+      if (connected) onReconnect();
+      connected = true;
+    });
+    await subscriber.connect();
+    await subscriber.subscribe(channel, onMessage);
+    return async () => {
+      await subscriber.unsubscribe(channel).catch(() => undefined);
+      subscriber.destroy();
+    };
+  }
 }
 
 /** The default {@link RotationStore}: the app's `CACHE_MANAGER`, with Redis atomics where Redis is underneath. */
 export class CacheRotationStore implements RotationStore {
   readonly shared: boolean;
-  private readonly hashes: HashOps;
+  private readonly native: NativeOps;
 
   constructor(
     private readonly cache: Cache,
@@ -127,7 +170,13 @@ export class CacheRotationStore implements RotationStore {
   ) {
     const primary: unknown = cache.stores?.[0]?.store;
     this.shared = primary !== undefined && !(primary instanceof Map);
-    this.hashes = isKeyvRedis(primary) ? new RedisHashOps(primary) : new CacheHashOps(cache);
+    this.native = isKeyvRedis(primary) ? new RedisOps(primary) : new InProcessOps(cache);
+    if (isKeyvRedis(primary) && !primary.throwOnErrors) {
+      new Logger('JwtRotation').warn(
+        'The Redis cache store swallows errors: a write while Redis is down would look like a success. ' +
+          'Create it with createKeyv(url, { throwOnErrors: true }) so such operations fail with a 503 instead.',
+      );
+    }
   }
 
   get<T>(key: string): Promise<T | undefined> {
@@ -147,23 +196,31 @@ export class CacheRotationStore implements RotationStore {
   }
 
   hashSetIfAbsent(key: string, field: string, value: string): Promise<boolean> {
-    return this.bounded('hashSetIfAbsent', () => this.hashes.setIfAbsent(key, field, value));
+    return this.bounded('hashSetIfAbsent', () => this.native.setIfAbsent(key, field, value));
   }
 
   hashSet(key: string, fields: Readonly<Record<string, string>>): Promise<void> {
-    return this.bounded('hashSet', () => this.hashes.set(key, fields));
+    return this.bounded('hashSet', () => this.native.set(key, fields));
   }
 
   hashGetAll(key: string): Promise<Record<string, string>> {
-    return this.bounded('hashGetAll', () => this.hashes.getAll(key));
+    return this.bounded('hashGetAll', () => this.native.getAll(key));
   }
 
   hashDelete(key: string, fields: readonly string[]): Promise<void> {
-    return this.bounded('hashDelete', () => this.hashes.delete(key, fields));
+    return this.bounded('hashDelete', () => this.native.delete(key, fields));
+  }
+
+  publish(channel: string, message: string): Promise<void> {
+    return this.bounded('publish', () => this.native.publish(channel, message));
+  }
+
+  subscribe(channel: string, onMessage: (message: string) => void, onReconnect: () => void): Promise<() => Promise<void>> {
+    return this.bounded('subscribe', () => this.native.subscribe(channel, onMessage, onReconnect), 5 * this.timeoutMs);
   }
 
   scanKeys(prefix: string): Promise<string[] | undefined> {
-    return this.bounded('scanKeys', () => this.hashes.scan(prefix), 10 * this.timeoutMs);
+    return this.bounded('scanKeys', () => this.native.scan(prefix), 10 * this.timeoutMs);
   }
 
   /** A store that hangs must not hang the caller: every operation gets a deadline. */

@@ -23,6 +23,13 @@ export interface RotationStore {
    * store, where this process's own view is already complete).
    */
   scanKeys(prefix: string): Promise<string[] | undefined>;
+  /** Tells every other process sharing the store (no-op for a store no other process shares). */
+  publish(channel: string, message: string): Promise<void>;
+  /**
+   * Listens for {@link publish}ed messages; `onReconnect` runs each time the connection comes back
+   * after a loss, so the caller can resynchronise what it missed. Resolves to an unsubscribe function.
+   */
+  subscribe(channel: string, onMessage: (message: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
 }
 
 /** Injection token of the {@link RotationStore}. */
