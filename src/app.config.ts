@@ -16,6 +16,9 @@ export interface AppConfig {
   refreshReuseInterval?: string;
   sessionIdleTimeout?: string;
   sessionMaxLifetime?: string;
+  /** Set: verify-only mode, keys from this JWKS URL of the issuer (asymmetric algorithms). */
+  jwksUri?: string;
+  jwksRefreshInterval?: string;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -33,5 +36,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     refreshReuseInterval: env.JWT_REFRESH_REUSE_INTERVAL || undefined,
     sessionIdleTimeout: env.JWT_SESSION_IDLE_TIMEOUT || undefined,
     sessionMaxLifetime: env.JWT_SESSION_MAX_LIFETIME || undefined,
+    jwksUri: env.JWT_JWKS_URI || undefined,
+    jwksRefreshInterval: env.JWT_JWKS_REFRESH_INTERVAL || undefined,
   };
 }

@@ -1,4 +1,4 @@
-import { JwtGuard, JwtRotationExceptionFilter, JwtRotationModule } from '@app/jwt-rotation';
+import { JwksController, JwtGuard, JwtRotationExceptionFilter, JwtRotationModule } from '@app/jwt-rotation';
 import { createKeyv } from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
 import { type DynamicModule, Module } from '@nestjs/common';
@@ -13,9 +13,13 @@ import { HealthController } from './health.controller';
 import { MeController } from './me.controller';
 import { UsersService } from './users/users.service';
 
+/** The routes that only read a verified token; a verify-only instance serves just these. */
+const VERIFYING_CONTROLLERS = [MeController, AdminController, ArticlesController, HealthController];
+
 @Module({})
 export class AppModule {
   static register(config: AppConfig): DynamicModule {
+    if (config.jwksUri) return AppModule.verifyOnly(config, config.jwksUri);
     return {
       module: AppModule,
       imports: [
@@ -39,12 +43,32 @@ export class AppModule {
           sessionMaxLifetime: config.sessionMaxLifetime,
         }),
       ],
-      controllers: [AuthController, MeController, AdminController, KeysController, ArticlesController, HealthController],
+      controllers: [AuthController, KeysController, JwksController, ...VERIFYING_CONTROLLERS],
       // Every route needs a valid access token unless it is marked @Public().
       providers: [
         UsersService,
         { provide: APP_GUARD, useClass: JwtGuard },
         // Invalid or reused refresh tokens → 401, an unreachable store → 503.
+        { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
+      ],
+    };
+  }
+
+  /** A service that only consumes the issuer's tokens: keys from its JWKS, nothing signed, no store. */
+  private static verifyOnly(config: AppConfig, jwksUri: string): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        JwtRotationModule.forRoot({
+          issuer: config.issuer,
+          audiences: { default: config.issuer, api: `${config.issuer}/api` },
+          clockTolerance: config.clockTolerance,
+          verifyOnly: { jwksUri, refreshInterval: config.jwksRefreshInterval },
+        }),
+      ],
+      controllers: VERIFYING_CONTROLLERS,
+      providers: [
+        { provide: APP_GUARD, useClass: JwtGuard },
         { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
       ],
     };

@@ -22,7 +22,11 @@ export interface ExampleApp {
  * Starts the example app in-process on the given store. Each app gets its own key prefix, so
  * tests sharing one Redis never see each other's keys.
  */
-export async function startExampleApp(store: StoreKind, overrides: Partial<AppConfig> = {}): Promise<ExampleApp> {
+export async function startExampleApp(
+  store: StoreKind,
+  overrides: Partial<AppConfig> = {},
+  beforeInit: (app: INestApplication) => void = () => undefined,
+): Promise<ExampleApp> {
   const config: AppConfig = {
     port: 0,
     issuer: 'https://issuer.test',
@@ -33,6 +37,7 @@ export async function startExampleApp(store: StoreKind, overrides: Partial<AppCo
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.register(config)] }).compile();
   moduleRef.useLogger(false);
   const app = configureApp(moduleRef.createNestApplication({ logger: false }));
+  beforeInit(app);
   await app.init();
   const server = app.getHttpServer();
   const http = () => request(server);

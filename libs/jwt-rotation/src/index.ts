@@ -1,10 +1,10 @@
 export { JwtRotationModule } from './jwt-rotation.module';
 export { JWT_ROTATION_ASYNC_OPTIONS_TYPE, JWT_ROTATION_OPTIONS_TYPE } from './jwt-rotation.module-definition';
-export type { JwtRotationModuleOptions, ResolvedJwtRotationOptions } from './jwt-rotation.options';
+export type { JwtRotationModuleOptions, ResolvedJwtRotationOptions, VerifyOnlyOptions } from './jwt-rotation.options';
 export { JWT_ROTATION_OPTIONS, ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE } from './jwt-rotation.constants';
 export type { Duration } from './duration';
 export { SUPPORTED_ALGORITHMS } from './keys/algorithms';
-export type { JwtAlgorithm } from './keys/algorithms';
+export type { AsymmetricAlgorithm, JwtAlgorithm } from './keys/algorithms';
 
 export { KeyRotationService } from './keys/key-rotation.service';
 export type { KeyInfo } from './keys/key-rotation.service';
@@ -15,6 +15,8 @@ export type { IssueSessionOptions, SessionContext, SessionInfo, TokenPair } from
 export type { DecodedToken, SignOptions, TokenKind, VerifiedClaims, VerifyOptions } from './tokens/token.types';
 
 export { JwtGuard } from './http/jwt.guard';
+export { JwksController } from './http/jwks.controller';
+export type { JsonWebKeySet } from './http/jwks.controller';
 export { RolesGuard, PermissionsGuard } from './http/claim-values.guard';
 export { Claims } from './http/claims.decorator';
 export { JwtRotationExceptionFilter } from './http/jwt-rotation-exception.filter';

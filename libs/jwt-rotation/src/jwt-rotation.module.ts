@@ -1,6 +1,6 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Module, type Provider } from '@nestjs/common';
-import type { Cache } from 'cache-manager';
+import { type Cache, createCache } from 'cache-manager';
 import { ConfigurationError } from './errors';
 import { PermissionsGuard, RolesGuard } from './http/claim-values.guard';
 import { JwtGuard } from './http/jwt.guard';
@@ -10,6 +10,8 @@ import { type JwtRotationModuleOptions, resolveOptions, type ResolvedJwtRotation
 import { KeyEncryption } from './keys/key-encryption';
 import { KeyRing } from './keys/key-ring';
 import { KeyRotationService } from './keys/key-rotation.service';
+import { KEY_SOURCE, type KeySource } from './keys/key-source';
+import { RemoteJwksKeySource } from './keys/remote-jwks.key-source';
 import { CacheRotationStore } from './store/cache-rotation-store';
 import { ROTATION_STORE, type RotationStore } from './store/rotation-store';
 import { RevocationView } from './sessions/revocation-view';
@@ -27,7 +29,9 @@ const providers: Provider[] = [
   },
   {
     provide: ROTATION_STORE,
-    useFactory: (cache: Cache | undefined) => {
+    useFactory: (options: ResolvedJwtRotationOptions, cache: Cache | undefined) => {
+      // A verify-only service keeps nothing to share; its own memory is enough.
+      if (options.verifyOnly) return new CacheRotationStore(createCache());
       if (!cache) {
         throw new ConfigurationError([
           'JwtRotationModule needs a CacheModule: add CacheModule.register({ isGlobal: true }) (from @nestjs/cache-manager) to your AppModule imports, ' +
@@ -36,13 +40,13 @@ const providers: Provider[] = [
       }
       return new CacheRotationStore(cache);
     },
-    inject: [{ token: CACHE_MANAGER, optional: true }],
+    inject: [JWT_ROTATION_OPTIONS, { token: CACHE_MANAGER, optional: true }],
   },
   {
     provide: KEY_ENCRYPTION,
     useFactory: (options: ResolvedJwtRotationOptions, store: RotationStore) => {
       if (options.keyEncryptionSecret) return new KeyEncryption(options.keyEncryptionSecret);
-      if (store.shared) {
+      if (store.shared && !options.verifyOnly) {
         throw new ConfigurationError([
           'keyEncryptionSecret is required when the cache store is shared (Redis or any store other than the in-memory one): ' +
             'set it to the same secret of at least 32 characters on every instance, e.g. from `openssl rand -base64 48`',
@@ -54,6 +58,16 @@ const providers: Provider[] = [
   },
   KeyRing,
   KeyRotationService,
+  RemoteJwksKeySource,
+  {
+    provide: KEY_SOURCE,
+    // A facade, not the service itself: Nest would run the lifecycle hooks of a provider value twice.
+    useFactory: (options: ResolvedJwtRotationOptions, local: KeyRotationService, remote: RemoteJwksKeySource): KeySource => {
+      const source: KeySource = options.verifyOnly ? remote : local;
+      return { ready: () => source.ready(), reloadForUnknownKid: () => source.reloadForUnknownKid() };
+    },
+    inject: [JWT_ROTATION_OPTIONS, KeyRotationService, RemoteJwksKeySource],
+  },
   RevocationView,
   RevocationService,
   SessionService,
@@ -82,6 +96,16 @@ const providers: Provider[] = [
  */
 @Module({
   providers,
-  exports: [JWT_ROTATION_OPTIONS, ROTATION_STORE, KeyRotationService, SessionService, TokenService, JwtGuard, RolesGuard, PermissionsGuard],
+  exports: [
+    JWT_ROTATION_OPTIONS,
+    ROTATION_STORE,
+    KeyRing,
+    KeyRotationService,
+    SessionService,
+    TokenService,
+    JwtGuard,
+    RolesGuard,
+    PermissionsGuard,
+  ],
 })
 export class JwtRotationModule extends JwtRotationConfigurableModule {}

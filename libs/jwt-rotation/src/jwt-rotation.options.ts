@@ -15,7 +15,15 @@ import {
 } from 'class-validator';
 import { type Duration, parseDuration } from './duration';
 import { ConfigurationError } from './errors';
-import { ALGORITHMS, type JwtAlgorithm, SUPPORTED_ALGORITHMS } from './keys/algorithms';
+import {
+  ALGORITHMS,
+  ASYMMETRIC_ALGORITHM_NAMES,
+  type AsymmetricAlgorithm,
+  isHmacAlgorithm,
+  isSupportedAlgorithm,
+  type JwtAlgorithm,
+  SUPPORTED_ALGORITHMS,
+} from './keys/algorithms';
 
 /** Options of `JwtRotationModule.forRoot()` / `forRootAsync()`. */
 export interface JwtRotationModuleOptions {
@@ -40,6 +48,8 @@ export interface JwtRotationModuleOptions {
   maxTokenAge?: Duration;
   /** Bytes of a generated HMAC secret; at least the hash size (32, 48, 64). @default 64 */
   secretLength?: number;
+  /** Bits of a generated RSA modulus (RS*, PS*); at least 2048. @default 2048 */
+  rsaModulusLength?: number;
   /**
    * Secret that encrypts key material at rest (AES-256-GCM), at least 32 characters.
    * Required as soon as the cache store is not the in-memory one; with the in-memory store a
@@ -66,8 +76,23 @@ export interface JwtRotationModuleOptions {
   sessionIdleTimeout?: Duration;
   /** No refresh extends a session past this age. @default undefined (no limit) */
   sessionMaxLifetime?: Duration;
+  /**
+   * Verify-only mode, for a service that consumes another service's tokens: keys come from the
+   * issuer's JWKS (asymmetric algorithms only), nothing is signed, and no CacheModule or
+   * ScheduleModule is needed. `issuer` and `audiences` are those of the tokens to accept.
+   */
+  verifyOnly?: VerifyOnlyOptions;
   /** Run the scheduled reconcile tick. Turn off only to drive rotation yourself. @default true */
   scheduleRotation?: boolean;
+}
+
+export interface VerifyOnlyOptions {
+  /** URL of the issuer's JSON Web Key Set, e.g. `https://auth.example.com/.well-known/jwks.json`. */
+  jwksUri: string;
+  /** Algorithms accepted; each key is also pinned to the `alg` its JWK declares. @default every asymmetric algorithm */
+  algorithms?: AsymmetricAlgorithm[];
+  /** How often the JWKS is fetched again; a token with an unknown kid also triggers a (rate-limited) fetch. @default '5m' */
+  refreshInterval?: Duration;
 }
 
 /** Options after defaults and validation, durations in milliseconds. */
@@ -81,12 +106,16 @@ export interface ResolvedJwtRotationOptions {
   readonly clockToleranceMs: number;
   readonly maxTokenAgeMs: number | undefined;
   readonly secretLength: number;
+  readonly rsaModulusLength: number;
   readonly keyEncryptionSecret: string | undefined;
   readonly keyPrefix: string;
   readonly rolesClaim: string;
   readonly permissionsClaim: string;
   readonly realm: string;
   readonly maxTokenLength: number;
+  /** Algorithms a token may carry: the configured one, or in verify-only mode those allowed. */
+  readonly acceptedAlgorithms: readonly JwtAlgorithm[];
+  readonly verifyOnly: { readonly jwksUri: URL; readonly refreshIntervalMs: number } | undefined;
   readonly scheduleRotation: boolean;
   readonly refreshReuseIntervalMs: number;
   readonly sessionIdleTimeoutMs: number | undefined;
@@ -134,6 +163,11 @@ class OptionsSchema {
   @IsInt({ message: 'secretLength must be a whole number of bytes' })
   @Max(1024, { message: 'secretLength must be at most 1024 bytes' })
   secretLength: number;
+
+  @IsInt({ message: 'rsaModulusLength must be a whole number of bits' })
+  @Min(2048, { message: 'rsaModulusLength must be at least 2048 bits (RFC 7518 §3.3)' })
+  @Max(8192, { message: 'rsaModulusLength must be at most 8192 bits' })
+  rsaModulusLength: number;
 
   @IsOptional()
   @IsString()
@@ -189,6 +223,7 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     clockTolerance: '30s',
     refreshReuseInterval: 0,
     secretLength: 64,
+    rsaModulusLength: 2048,
     keyPrefix: 'jwt-rotation',
     rolesClaim: 'roles',
     permissionsClaim: 'permissions',
@@ -201,7 +236,7 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
   const audiences = input.audiences ?? (typeof issuer === 'string' ? { default: issuer } : {});
   problems.push(...audienceProblems(audiences));
 
-  const algorithm = ALGORITHMS[schema.algorithm];
+  const algorithm = isSupportedAlgorithm(schema.algorithm) && isHmacAlgorithm(schema.algorithm) ? ALGORITHMS[schema.algorithm] : undefined;
   if (algorithm && Number.isInteger(schema.secretLength) && schema.secretLength < algorithm.minSecretBytes) {
     problems.push(
       `secretLength must be at least ${algorithm.minSecretBytes} bytes for ${schema.algorithm} (the hash size, RFC 7518 §3.2); raise it or leave it unset (64)`,
@@ -213,6 +248,7 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
       `rotationInterval must be at least ${MIN_ROTATION_INTERVAL_MS / 1000}s: the next key is published one interval ahead and must reach every instance before it signs`,
     );
   }
+  const verifyOnly = verifyOnlyOf(input.verifyOnly, problems);
   if (problems.length > 0) throw new ConfigurationError(problems);
 
   const accessTokenTtlMs = parseDuration(schema.accessTokenTtl)!;
@@ -228,6 +264,7 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     clockToleranceMs: parseDuration(schema.clockTolerance) ?? 0,
     maxTokenAgeMs: schema.maxTokenAge === undefined ? undefined : parseDuration(schema.maxTokenAge),
     secretLength: schema.secretLength,
+    rsaModulusLength: schema.rsaModulusLength,
     keyEncryptionSecret: schema.keyEncryptionSecret,
     keyPrefix: schema.keyPrefix,
     rolesClaim: schema.rolesClaim,
@@ -235,6 +272,8 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     realm: schema.realm,
     maxTokenLength: schema.maxTokenLength,
     scheduleRotation: schema.scheduleRotation,
+    acceptedAlgorithms: verifyOnly ? verifyOnly.algorithms : [schema.algorithm],
+    verifyOnly: verifyOnly && { jwksUri: verifyOnly.jwksUri, refreshIntervalMs: verifyOnly.refreshIntervalMs },
     refreshReuseIntervalMs: parseDuration(schema.refreshReuseInterval) ?? 0,
     sessionIdleTimeoutMs: schema.sessionIdleTimeout === undefined ? undefined : parseDuration(schema.sessionIdleTimeout),
     sessionMaxLifetimeMs: schema.sessionMaxLifetime === undefined ? undefined : parseDuration(schema.sessionMaxLifetime),
@@ -245,4 +284,38 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function verifyOnlyOf(
+  value: VerifyOnlyOptions | undefined,
+  problems: string[],
+): { jwksUri: URL; algorithms: AsymmetricAlgorithm[]; refreshIntervalMs: number } | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    problems.push('verifyOnly must be an object such as { jwksUri: "https://auth.example.com/.well-known/jwks.json" }');
+    return undefined;
+  }
+  let jwksUri: URL | undefined;
+  try {
+    jwksUri = new URL(value.jwksUri);
+    if (jwksUri.protocol !== 'https:' && jwksUri.protocol !== 'http:') throw new TypeError('not http(s)');
+  } catch {
+    problems.push(
+      'verifyOnly.jwksUri must be the http(s) URL of the issuer\'s JWKS, e.g. "https://auth.example.com/.well-known/jwks.json"',
+    );
+  }
+  const algorithms = value.algorithms ?? [...ASYMMETRIC_ALGORITHM_NAMES];
+  if (
+    !Array.isArray(algorithms) ||
+    algorithms.length === 0 ||
+    !algorithms.every((a) => (ASYMMETRIC_ALGORITHM_NAMES as readonly string[]).includes(a))
+  ) {
+    problems.push(
+      `verifyOnly.algorithms must list asymmetric algorithms only (${ASYMMETRIC_ALGORITHM_NAMES.join(', ')}): a verifier never holds an HMAC secret`,
+    );
+  }
+  const refreshIntervalMs = value.refreshInterval === undefined ? 300_000 : parseDuration(value.refreshInterval);
+  if (refreshIntervalMs === undefined) problems.push("verifyOnly.refreshInterval must be a positive duration such as '5m'");
+  if (!jwksUri || refreshIntervalMs === undefined) return undefined;
+  return { jwksUri, algorithms, refreshIntervalMs };
 }

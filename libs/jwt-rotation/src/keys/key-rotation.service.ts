@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { randomBytes } from 'node:crypto';
+import type { JWK } from 'jose';
 import { ConfigurationError, KeyDecryptionError, NoSigningKeyError } from '../errors';
 import { JWT_ROTATION_OPTIONS, KEY_ENCRYPTION, storeKeys } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
@@ -8,6 +8,7 @@ import { ROTATION_STORE, type RotationStore } from '../store/rotation-store';
 import type { JwtAlgorithm } from './algorithms';
 import type { EncryptedMaterial, KeyEncryption } from './key-encryption';
 import { KeyRing, type RingKey } from './key-ring';
+import { type KeySource, UnknownKidReloader } from './key-source';
 import {
   activationField,
   currentEntry,
@@ -23,7 +24,7 @@ import {
   revocationField,
   type ScheduleEntry,
 } from './key-schedule';
-import { generateHmacJwk, type OctJwk, prepareKey } from './prepared-key';
+import { generateKeyMaterial, prepareKeyMaterial } from './key-material';
 
 /** Metadata of one key, as `listKeys()` returns it. Never key material. */
 export interface KeyInfo {
@@ -45,21 +46,19 @@ interface KeyRecord {
 }
 
 const RECONCILE_JOB = 'jwt-rotation:reconcile';
-/** Shortest gap between two store reads caused by tokens with an unknown kid. */
-const UNKNOWN_KID_RELOAD_GAP_MS = 1000;
 
 /**
  * Keeps the key ring: makes sure the store holds a current and a published next key, loads them
  * into memory, and retires, expires and revokes them. Safe to run on any number of instances.
  */
 @Injectable()
-export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
+export class KeyRotationService implements KeySource, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('JwtRotation');
   private readonly keys: ReturnType<typeof storeKeys>;
   private running: Promise<void> | undefined;
   /** Whether the current reconcile run created a key. */
   private changed = false;
-  private lastUnknownKidReload = 0;
+  private readonly reloader = new UnknownKidReloader(() => this.reconcile());
 
   constructor(
     @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
@@ -72,6 +71,7 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
+    if (this.options.verifyOnly) return;
     if (this.options.scheduleRotation && !this.scheduler) {
       throw new ConfigurationError([
         'JwtRotationModule needs ScheduleModule.forRoot() in your AppModule imports (from @nestjs/schedule), or scheduleRotation: false',
@@ -105,12 +105,12 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
    * rotated). Shared by concurrent callers and at most once a second, so a flood of forged kids
    * cannot hammer the store.
    */
-  async reloadForUnknownKid(): Promise<void> {
-    if (this.running) return this.running;
-    const now = Date.now();
-    if (now - this.lastUnknownKidReload < UNKNOWN_KID_RELOAD_GAP_MS) return;
-    this.lastUnknownKidReload = now;
-    await this.reconcile();
+  reloadForUnknownKid(): Promise<void> {
+    return this.running ?? this.reloader.reload();
+  }
+
+  ready(): Promise<void> {
+    return this.ring.size > 0 || this.options.verifyOnly ? Promise.resolve() : this.reconcile();
   }
 
   /**
@@ -119,6 +119,7 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
    * @returns the kid that signs from now on.
    */
   async rotateNow(): Promise<string> {
+    this.assertIssuer('rotateNow');
     await this.reconcile();
     const now = Date.now();
     const entries = await this.readSchedule();
@@ -143,6 +144,7 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
    * next one. @returns false when no key has that kid.
    */
   async revokeKey(kid: string): Promise<boolean> {
+    this.assertIssuer('revokeKey');
     const now = Date.now();
     const entries = await this.readSchedule();
     const entry = entries.find((e) => e.kid === kid);
@@ -165,6 +167,7 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
 
   /** Every key still in the store, oldest first: metadata only. */
   async listKeys(): Promise<KeyInfo[]> {
+    this.assertIssuer('listKeys');
     const now = Date.now();
     const entries = (await this.readSchedule()).filter((e) => this.expiresAt(e) > now);
     const current = currentEntry(entries, now);
@@ -177,6 +180,11 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
       retiresAt: new Date(entry.retiresAt),
       expiresAt: new Date(this.expiresAt(entry)),
     }));
+  }
+
+  private assertIssuer(method: string): void {
+    if (this.options.verifyOnly)
+      throw new TypeError(`KeyRotationService.${method}() is not available in verifyOnly mode: the issuer owns the keys`);
   }
 
   private expiresAt(entry: ScheduleEntry): number {
@@ -220,9 +228,8 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async create(planned: PlannedKey): Promise<void> {
-    const kid = randomBytes(16).toString('base64url');
     const { algorithm: alg, maxTokenLifetimeMs, clockToleranceMs, rotationIntervalMs } = this.options;
-    const jwk = generateHmacJwk(this.options.secretLength);
+    const { kid, jwk } = await generateKeyMaterial(alg, this.options);
     const createdAt = Date.now();
     const record: KeyRecord = { kid, alg, createdAt, material: this.encryption.encrypt(kid, Buffer.from(JSON.stringify(jwk))) };
     // Material first, then the schedule entry: whoever reads the entry finds the material. The
@@ -276,8 +283,8 @@ export class KeyRotationService implements OnModuleInit, OnApplicationShutdown {
     const record = await this.store.get<KeyRecord>(this.keys.material(entry.kid));
     if (!record) throw new Error('its material is missing from the store');
     if (record.kid !== entry.kid || record.alg !== entry.alg) throw new Error('its record does not match its schedule entry');
-    const jwk = JSON.parse(this.encryption.decrypt(entry.kid, record.material).toString('utf8')) as OctJwk;
-    return prepareKey(entry.kid, entry.alg, jwk);
+    const jwk = JSON.parse(this.encryption.decrypt(entry.kid, record.material).toString('utf8')) as JWK;
+    return prepareKeyMaterial(entry.kid, entry.alg, jwk);
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ALGORITHMS, type JwtAlgorithm } from './algorithms';
+import type { JWK } from 'jose';
+import { ALGORITHMS, type HmacJwtAlgorithm, type JwtAlgorithm } from './algorithms';
 
 /**
  * A key made ready once, so that signing and verifying a token is one HMAC and a comparison.
@@ -15,6 +16,8 @@ export interface PreparedKey {
   sign(signingInput: string): string;
   /** Constant-time check of a base64url signature segment. */
   verify(signingInput: string, signature: string): boolean;
+  /** The public JWK (`kid`, `alg`, `use: "sig"`) of an asymmetric key; HMAC keys have none to publish. */
+  readonly publicJwk?: JWK;
 }
 
 /** The secret of an HMAC key as a JWK (`kty: "oct"`), the form it is encrypted in at rest. */
@@ -28,7 +31,7 @@ export function generateHmacJwk(secretLength: number): OctJwk {
   return { kty: 'oct', k: randomBytes(secretLength).toString('base64url') };
 }
 
-export function prepareKey(kid: string, alg: JwtAlgorithm, jwk: OctJwk): PreparedKey {
+export function prepareKey(kid: string, alg: HmacJwtAlgorithm, jwk: OctJwk): PreparedKey {
   const algorithm = ALGORITHMS[alg];
   const secret: KeyObject = createSecretKey(Buffer.from(jwk.k, 'base64url'));
   if (secret.symmetricKeySize! < algorithm.minSecretBytes) {

@@ -23,7 +23,7 @@ import {
 import { ACCESS_TOKEN_TYPE, JWT_ROTATION_OPTIONS, REFRESH_TOKEN_TYPE } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { KeyRing, type RingKey } from '../keys/key-ring';
-import { KeyRotationService } from '../keys/key-rotation.service';
+import { KEY_SOURCE, type KeySource } from '../keys/key-source';
 import { RevocationView } from '../sessions/revocation-view';
 import type { DecodedToken, SignOptions, TokenHeader, TokenKind, VerifiedClaims, VerifyOptions } from './token.types';
 
@@ -46,6 +46,7 @@ const RANDOM_POOL_BYTES = 4096;
 @Injectable()
 export class TokenService {
   private readonly toleranceSec: number;
+  private readonly acceptedAlgorithms: ReadonlySet<string>;
   /** Parsed headers of tokens that verified; every token of one key and type shares its header. */
   private readonly headers = new Map<string, TokenHeader>();
   private readonly headerSegments = new Map<string, string>();
@@ -53,10 +54,11 @@ export class TokenService {
   constructor(
     @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
     private readonly ring: KeyRing,
-    private readonly rotation: KeyRotationService,
+    @Inject(KEY_SOURCE) private readonly keySource: KeySource,
     private readonly revocations: RevocationView,
   ) {
     this.toleranceSec = options.clockToleranceMs / 1000;
+    this.acceptedAlgorithms = new Set(options.acceptedAlgorithms);
   }
 
   /** Signs a token with the current key. Throws `NoSigningKeyError` when no key could ever be loaded. */
@@ -92,7 +94,7 @@ export class TokenService {
 
   /** Same as {@link sign}; waits for the first key load if it has not finished. */
   async signAsync<T extends object = JWTPayload>(payload?: T, options?: SignOptions): Promise<string> {
-    if (this.ring.size === 0) await this.rotation.reconcile();
+    await this.keySource.ready();
     return this.sign(payload, options);
   }
 
@@ -112,7 +114,7 @@ export class TokenService {
     const kind = options.kind ?? 'access';
     const header = this.headers.get(headerSegment) ?? parseHeader(headerSegment);
 
-    if (header.alg !== this.options.algorithm) throw new AlgorithmNotAllowedError('The token algorithm is not the one configured');
+    if (!this.acceptedAlgorithms.has(header.alg)) throw new AlgorithmNotAllowedError('The token algorithm is not accepted');
     if (header.typ !== TYPES[kind]) throw new InvalidTokenTypeError(`Expected a token of type ${TYPES[kind]}`);
     const held = this.ring.get(header.kid);
     if (!held) throw new UnknownKeyError('The token was signed with a key this service does not know');
@@ -134,7 +136,7 @@ export class TokenService {
       return this.verify<T>(token, options);
     } catch (error) {
       if (!(error instanceof UnknownKeyError)) throw error;
-      await this.rotation.reloadForUnknownKid().catch(() => undefined);
+      await this.keySource.reloadForUnknownKid().catch(() => undefined);
       return this.verify<T>(token, options);
     }
   }
