@@ -16,6 +16,8 @@ export type { DecodedToken, SignOptions, TokenKind, VerifiedClaims, VerifyOption
 
 export { JwtGuard } from './http/jwt.guard';
 export { JwksController } from './http/jwks.controller';
+export { TokenRejections } from './http/token-rejections';
+export type { RejectionCode, TokenRejection } from './http/token-rejections';
 export type { JsonWebKeySet } from './http/jwks.controller';
 export { RolesGuard, PermissionsGuard } from './http/claim-values.guard';
 export { Claims } from './http/claims.decorator';

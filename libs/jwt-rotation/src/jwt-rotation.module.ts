@@ -4,6 +4,7 @@ import { type Cache, createCache } from 'cache-manager';
 import { ConfigurationError } from './errors';
 import { PermissionsGuard, RolesGuard } from './http/claim-values.guard';
 import { JwtGuard } from './http/jwt.guard';
+import { TokenRejections } from './http/token-rejections';
 import { JWT_ROTATION_OPTIONS, KEY_ENCRYPTION } from './jwt-rotation.constants';
 import { JWT_ROTATION_MODULE_OPTIONS, JwtRotationConfigurableModule } from './jwt-rotation.module-definition';
 import { type JwtRotationModuleOptions, resolveOptions, type ResolvedJwtRotationOptions } from './jwt-rotation.options';
@@ -73,6 +74,7 @@ const providers: Provider[] = [
   SessionService,
   ClusterSyncService,
   TokenService,
+  TokenRejections,
   JwtGuard,
   RolesGuard,
   PermissionsGuard,
@@ -103,6 +105,7 @@ const providers: Provider[] = [
     KeyRotationService,
     SessionService,
     TokenService,
+    TokenRejections,
     JwtGuard,
     RolesGuard,
     PermissionsGuard,

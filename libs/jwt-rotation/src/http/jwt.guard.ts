@@ -7,10 +7,22 @@ import { TokenService } from '../tokens/token.service';
 import type { VerifiedClaims } from '../tokens/token.types';
 import type { RequestWithClaims } from './claims.decorator';
 import { Audience, Public } from './metadata.decorators';
+import { loggableKid, TokenRejections } from './token-rejections';
 import { bearerChallenge, type BearerErrorCode, bearerException, ERROR_DESCRIPTIONS, setResponseHeader } from './www-authenticate';
 
 interface HttpRequestLike extends RequestWithClaims {
   headers: Record<string, string | string[] | undefined>;
+  method?: string;
+  /** Express: the matched route. */
+  route?: { path?: string };
+  /** Fastify: the matched route. */
+  routeOptions?: { url?: string };
+}
+
+/** `GET /me`: the route template (never the URL a client sent, which could carry anything). */
+function routeOf(context: ExecutionContext, request: HttpRequestLike): string {
+  const template = request.route?.path ?? request.routeOptions?.url ?? `${context.getClass().name}.${context.getHandler().name}`;
+  return `${request.method ?? ''} ${template}`.trim();
 }
 
 interface RouteMetadata {
@@ -34,6 +46,7 @@ export class JwtGuard implements CanActivate {
     protected readonly tokens: TokenService,
     protected readonly reflector: Reflector,
     @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedJwtRotationOptions,
+    protected readonly rejections: TokenRejections,
   ) {}
 
   /** @Public() and @Audience() of each route (controller, then handler), read on its first request. */
@@ -44,7 +57,10 @@ export class JwtGuard implements CanActivate {
     if (route.isPublic) return true;
     const request = context.switchToHttp().getRequest<HttpRequestLike>();
     const token = this.extractToken(request, context);
-    if (token === undefined) throw this.onUnauthorized(context);
+    if (token === undefined) {
+      this.rejections.record({ code: 'ERR_TOKEN_MISSING', route: routeOf(context, request), kid: undefined });
+      throw this.onUnauthorized(context);
+    }
     const { audience } = route;
     try {
       this.attach(request, this.tokens.verify(token, { audience }));
@@ -52,14 +68,14 @@ export class JwtGuard implements CanActivate {
     } catch (error) {
       // Only a kid this instance has not seen yet leaves the synchronous path: another instance
       // may have rotated. The reload behind it is shared and rate-limited.
-      if (!(error instanceof UnknownKeyError)) throw this.refuse(context, error);
+      if (!(error instanceof UnknownKeyError)) throw this.refuse(context, error, token);
       return this.tokens.verifyAsync(token, { audience }).then(
         (claims) => {
           this.attach(request, claims);
           return true;
         },
         (retryError: unknown) => {
-          throw this.refuse(context, retryError);
+          throw this.refuse(context, retryError, token);
         },
       );
     }
@@ -73,7 +89,10 @@ export class JwtGuard implements CanActivate {
     const header = request.headers.authorization;
     if (typeof header !== 'string' || !SCHEME.test(header)) return undefined;
     const match = BEARER.exec(header);
-    if (!match) throw this.onUnauthorized(context, 'invalid_request', 'The Authorization header must be Bearer and one token');
+    if (!match) {
+      this.rejections.record({ code: 'ERR_AUTHORIZATION_MALFORMED', route: routeOf(context, request), kid: undefined });
+      throw this.onUnauthorized(context, 'invalid_request', 'The Authorization header must be Bearer and one token');
+    }
     return match[1];
   }
 
@@ -111,8 +130,10 @@ export class JwtGuard implements CanActivate {
     return route;
   }
 
-  private refuse(context: ExecutionContext, error: unknown): unknown {
+  private refuse(context: ExecutionContext, error: unknown, token: string): unknown {
     if (!(error instanceof TokenVerificationError)) return error;
+    const request = context.switchToHttp().getRequest<HttpRequestLike>();
+    this.rejections.record({ code: error.code, route: routeOf(context, request), kid: loggableKid(token) });
     return this.onUnauthorized(context, 'invalid_token', ERROR_DESCRIPTIONS[error.code] ?? 'The access token is invalid');
   }
 }
