@@ -125,7 +125,8 @@ export function replacements(token: string, alphabet: string = BASE64URL): Mutat
   for (let index = 0; index < token.length; index++) {
     if (segments[index] < 0) continue;
     for (const c of alphabet) {
-      if (c !== token[index]) out.push({ token: at(token, index, c), segment: segments[index], index, how: `replace with ${JSON.stringify(c)}` });
+      if (c !== token[index])
+        out.push({ token: at(token, index, c), segment: segments[index], index, how: `replace with ${JSON.stringify(c)}` });
     }
   }
   return out;
@@ -176,7 +177,9 @@ export class KeepAliveClient {
       const req = httpRequest({ host: '127.0.0.1', port: this.port, method, path, headers, agent: this.agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: flatten(res.headers), text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: flatten(res.headers), text: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       });
       req.on('error', reject);

@@ -66,6 +66,8 @@ export async function startExampleProcess(main: string, env: Record<string, stri
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
+        // A process that does not stop in time is killed: a test run must never hang on teardown.
+        setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 5_000).unref();
       }),
   };
 }

@@ -67,7 +67,11 @@ export function prepareAsymmetricKey(kid: string, alg: AsymmetricAlgorithm, jwk:
       return sign(hash, Buffer.from(input), signOptions).toString('base64url');
     },
     verify(input, signature) {
-      return verify(hash, Buffer.from(input), verifyOptions, Buffer.from(signature, 'base64url'));
+      const bytes = Buffer.from(signature, 'base64url');
+      // Buffer's decoder skips foreign characters, padding and the +/ alphabet: only the canonical
+      // encoding of the bytes is a signature, or one token would have many valid forms.
+      if (bytes.toString('base64url') !== signature) return false;
+      return verify(hash, Buffer.from(input), verifyOptions, bytes);
     },
   };
 }

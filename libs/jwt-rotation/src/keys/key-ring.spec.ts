@@ -37,5 +37,8 @@ describe('KeyRing', () => {
     expect(b.key.verify('header.payload', signature)).toBe(false);
     expect(a.key.verify('header.payload2', signature)).toBe(false);
     expect(a.key.verify('header.payload', signature.slice(0, -1))).toBe(false);
+    // Same low byte, other character: a latin1 comparison would take it.
+    const shifted = String.fromCharCode(signature.charCodeAt(0) + 0x100) + signature.slice(1);
+    expect(a.key.verify('header.payload', shifted)).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
 import { ALGORITHMS, type HmacJwtAlgorithm, type JwtAlgorithm } from './algorithms';
 
@@ -45,8 +45,19 @@ export function prepareKey(kid: string, alg: HmacJwtAlgorithm, jwk: OctJwk): Pre
     sign,
     verify(input, signature) {
       // Comparing the canonical encoding also refuses non-canonical base64url (malleable) signatures.
-      const expected = sign(input);
-      return signature.length === expected.length && timingSafeEqual(Buffer.from(signature, 'latin1'), Buffer.from(expected, 'latin1'));
+      return constantTimeEqual(signature, sign(input));
     },
   };
+}
+
+/**
+ * Constant-time equality of two strings, compared as UTF-16 code units: every character counts in
+ * full (a latin1 Buffer would keep only the low byte, so "Ł" would pass for "A"), and nothing is
+ * allocated. Only the length, which is public (it follows from the algorithm), can end it early.
+ */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
 }

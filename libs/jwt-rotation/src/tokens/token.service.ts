@@ -47,6 +47,7 @@ const RANDOM_POOL_BYTES = 4096;
 export class TokenService {
   private readonly toleranceSec: number;
   private readonly acceptedAlgorithms: ReadonlySet<string>;
+  private readonly maxLifetimeSec: number | undefined;
   /** Parsed headers of tokens that verified; every token of one key and type shares its header. */
   private readonly headers = new Map<string, TokenHeader>();
   private readonly headerSegments = new Map<string, string>();
@@ -59,6 +60,8 @@ export class TokenService {
   ) {
     this.toleranceSec = options.clockToleranceMs / 1000;
     this.acceptedAlgorithms = new Set(options.acceptedAlgorithms);
+    // A verify-only service does not know the lifetimes its issuer uses.
+    this.maxLifetimeSec = options.verifyOnly ? undefined : Math.ceil(options.maxTokenLifetimeMs / 1000);
   }
 
   /** Signs a token with the current key. Throws `NoSigningKeyError` when no key could ever be loaded. */
@@ -156,6 +159,10 @@ export class TokenService {
     if (!isNumericDate(iat)) throw new InvalidClaimError('The "iat" claim must be a number');
     if (nbf !== undefined && !isNumericDate(nbf)) throw new InvalidClaimError('The "nbf" claim must be a number');
     if (exp <= now - tolerance) throw new TokenExpiredError('The token has expired');
+    // No token this issuer signs lives longer than its longest lifetime; a longer one outlives its key.
+    if (this.maxLifetimeSec !== undefined && exp - iat > this.maxLifetimeSec + tolerance) {
+      throw new InvalidClaimError('The token lifetime is longer than any this issuer signs');
+    }
     if (nbf !== undefined && nbf > now + tolerance) throw new TokenNotYetValidError('The token is not valid yet');
     if (iat > now + tolerance) throw new TokenIssuedInFutureError('The token was issued in the future');
     if (iss !== this.options.issuer) throw new InvalidIssuerError('The token issuer is not accepted');
