@@ -2,8 +2,9 @@ import { createHmac } from 'node:crypto';
 import * as jose from 'jose';
 import jwt from 'jsonwebtoken';
 import { JwksClient } from 'jwks-rsa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type ExampleApp, startExampleApp } from './support/example-app';
+import { type ExampleProcess, startExampleProcess } from './support/example-process';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const headerOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()) as { kid: string; alg: string };
@@ -139,5 +140,48 @@ describe('JWKS of an HMAC issuer', () => {
     } finally {
       await example.close();
     }
+  });
+});
+
+describe('a verify-only example-app process beside an ES256 issuer process', () => {
+  let issuer: ExampleProcess;
+  let verifier: ExampleProcess;
+
+  beforeAll(async () => {
+    const main = inject('exampleMain');
+    issuer = await startExampleProcess(main, { JWT_ALGORITHM: 'ES256', JWT_ISSUER: 'https://issuer.test', JWT_ROTATION_INTERVAL: '1h' });
+    verifier = await startExampleProcess(main, { JWT_ISSUER: 'https://issuer.test', JWT_JWKS_URI: `${issuer.url}/.well-known/jwks.json` });
+  }, 60_000);
+  afterAll(async () => {
+    await verifier?.stop();
+    await issuer?.stop();
+  });
+
+  const login = async () =>
+    (
+      (await (
+        await fetch(`${issuer.url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'alice', password: 'alice-password' }),
+        })
+      ).json()) as { access_token: string }
+    ).access_token;
+  const meOn = async (instance: ExampleProcess, token: string) =>
+    (await fetch(`${instance.url}/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+
+  it('accepts the issuer tokens and follows its rotations', async () => {
+    const first = await login();
+    expect(await meOn(verifier, first)).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      const rotate = await fetch(`${issuer.url}/admin/keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${first}` } });
+      expect(rotate.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 1100)); // past the unknown-kid reload gap
+      const next = await login();
+      expect(headerOf(next).kid).toBe(((await rotate.json()) as { kid: string }).kid);
+      expect(await meOn(verifier, next)).toBe(200);
+    }
+    expect(await meOn(verifier, first)).toBe(200);
+    expect(await meOn(verifier, `${first.slice(0, -2)}AA`)).toBe(401);
   });
 });
