@@ -1,5 +1,6 @@
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROTATION_STORE, type RotationStore } from '@app/jwt-rotation';
 import { type ExampleApp, startExampleApp, STORES } from './support/example-app';
 
 type Pair = { access_token: string; refresh_token: string; token_type: string; expires_in: number };
@@ -140,6 +141,14 @@ describe.each(STORES)('sessions on the %s store', (store) => {
     await me(alice.access_token).expect(200);
   });
 
+  it("logout stops the session's tokens even when the store has lost the session record", async () => {
+    const pair = await example.login('alice');
+    const sid = JSON.parse(Buffer.from(pair.access_token.split('.')[1], 'base64url').toString()).sid as string;
+    await example.app.get<RotationStore>(ROTATION_STORE).delete(`${example.config.keyPrefix}:session:${sid}`);
+    await example.http().post('/auth/logout').set('Authorization', bearer(pair.access_token)).expect(204);
+    await me(pair.access_token).expect(401);
+  });
+
   it('session routes need a token', async () => {
     await example.http().post('/auth/logout').expect(401);
     await example.http().post('/auth/logout-all').expect(401);
@@ -210,6 +219,17 @@ describe('revocation entries in Redis', () => {
         // Access tokens live 60 s (+30 s tolerance); a subject cutoff at most the longest lifetime, 1 h (+30 s).
         expect(ttl).toBeLessThanOrEqual(key.includes(':sid:') ? 90_000 : 3_630_000);
       }
+      // Every hash the sessions write expires too: nothing of a session outlives it in Redis.
+      const c = await app.login('bob');
+      await app.http().post('/auth/refresh').send({ refresh_token: c.refresh_token }).expect(200);
+      const hashes: string[] = [];
+      for await (const batch of redis.scanIterator({ MATCH: `${app.config.keyPrefix}:*`, COUNT: 100 })) hashes.push(...batch);
+      const hashKeys = [];
+      for (const key of hashes) if ((await redis.type(key)) === 'hash' && !key.endsWith(':ring')) hashKeys.push(key);
+      expect(hashKeys.some((k) => k.endsWith(':rotations'))).toBe(true);
+      expect(hashKeys.some((k) => k.endsWith(':sessions'))).toBe(true);
+      for (const key of hashKeys) expect(await redis.pTTL(key), key).toBeGreaterThan(0);
+
       const sessionKeys: string[] = [];
       for await (const batch of redis.scanIterator({ MATCH: `${app.config.keyPrefix}:session:*`, COUNT: 100 })) sessionKeys.push(...batch);
       for (const key of sessionKeys) {

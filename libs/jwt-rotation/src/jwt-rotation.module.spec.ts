@@ -147,6 +147,24 @@ describe('JwtRotationModule', () => {
       }
     });
 
+    it('after a change of algorithm, signs with the new one at once and still verifies the old tokens', async () => {
+      const keyPrefix = `spec-${randomBytes(4).toString('hex')}`;
+      const before = await boot([...redis(), JwtRotationModule.forRoot({ issuer, keyPrefix, keyEncryptionSecret: secret })]);
+      const hmacToken = before.get(TokenService).sign({}, { subject: 'alice' });
+      await before.close();
+      const after = await boot([
+        ...redis(),
+        JwtRotationModule.forRoot({ issuer, keyPrefix, keyEncryptionSecret: secret, algorithm: 'ES256' }),
+      ]);
+      try {
+        const tokens = after.get(TokenService);
+        expect(tokens.decode(tokens.sign({})).header.alg).toBe('ES256');
+        expect(tokens.verify(hmacToken).sub).toBe('alice');
+      } finally {
+        await after.close();
+      }
+    });
+
     it('ten instances starting at once agree on one current key', async () => {
       const keyPrefix = `spec-${randomBytes(4).toString('hex')}`;
       const modules = await Promise.all(

@@ -113,7 +113,7 @@ export interface ResolvedJwtRotationOptions {
   readonly permissionsClaim: string;
   readonly realm: string;
   readonly maxTokenLength: number;
-  /** Algorithms a token may carry: the configured one, or in verify-only mode those allowed. */
+  /** Algorithms a token may carry before its key's own is checked: ours, or in verify-only mode those allowed. */
   readonly acceptedAlgorithms: readonly JwtAlgorithm[];
   readonly verifyOnly: { readonly jwksUri: URL; readonly refreshIntervalMs: number } | undefined;
   readonly scheduleRotation: boolean;
@@ -272,7 +272,9 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     realm: schema.realm,
     maxTokenLength: schema.maxTokenLength,
     scheduleRotation: schema.scheduleRotation,
-    acceptedAlgorithms: verifyOnly ? verifyOnly.algorithms : [schema.algorithm],
+    // On an issuer every key is ours and each token is pinned to its key's algorithm, so the keys of
+    // an algorithm configured before keep verifying until they expire.
+    acceptedAlgorithms: verifyOnly ? verifyOnly.algorithms : [...SUPPORTED_ALGORITHMS],
     verifyOnly: verifyOnly && { jwksUri: verifyOnly.jwksUri, refreshIntervalMs: verifyOnly.refreshIntervalMs },
     refreshReuseIntervalMs: parseDuration(schema.refreshReuseInterval) ?? 0,
     sessionIdleTimeoutMs: schema.sessionIdleTimeout === undefined ? undefined : parseDuration(schema.sessionIdleTimeout),

@@ -26,8 +26,9 @@ export class JwksController {
     @Inject(JWT_ROTATION_OPTIONS) options: ResolvedJwtRotationOptions,
   ) {
     // The next key is published a whole rotation interval before it signs; a cache that lives a
-    // quarter of that (at most an hour) always holds it in time.
-    const maxAge = Math.max(1, Math.floor(Math.min(options.rotationIntervalMs / 4, 3_600_000) / 1000));
+    // quarter of that always holds it in time. At most five minutes, so a revoked key leaves
+    // verifiers' caches soon.
+    const maxAge = Math.max(1, Math.floor(Math.min(options.rotationIntervalMs / 4, 300_000) / 1000));
     this.cacheControl = `public, max-age=${maxAge}`;
   }
 

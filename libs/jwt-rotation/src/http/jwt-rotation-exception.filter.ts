@@ -10,6 +10,8 @@ import {
 import { BaseExceptionFilter } from '@nestjs/core';
 import {
   JwtRotationError,
+  KeyDecryptionError,
+  NoSigningKeyError,
   RefreshTokenInvalidError,
   RefreshTokenReusedError,
   StoreUnavailableError,
@@ -25,7 +27,8 @@ const RETRY_AFTER_SECONDS = '5';
 /**
  * Turns the library's errors, thrown from your own handlers (refresh, logout, signing), into HTTP
  * answers: a refresh token that is invalid or reused is a 401, a token that fails verification a
- * 401 with an RFC 6750 challenge, the store being unreachable a 503 with `Retry-After`. Anything
+ * 401 with an RFC 6750 challenge, the store being unreachable (or no usable signing key) a 503 with
+ * `Retry-After`. Anything
  * else goes on to Nest's default handling.
  * @example
  * ```ts
@@ -52,12 +55,12 @@ export class JwtRotationExceptionFilter extends BaseExceptionFilter {
       setResponseHeader(response, 'WWW-Authenticate', bearerChallenge(this.options?.realm ?? 'api', 'invalid_token', description));
       return new UnauthorizedException({ statusCode: HttpStatus.UNAUTHORIZED, error: 'invalid_token', message: description });
     }
-    if (error instanceof StoreUnavailableError) {
+    if (error instanceof StoreUnavailableError || error instanceof NoSigningKeyError || error instanceof KeyDecryptionError) {
       setResponseHeader(response, 'Retry-After', RETRY_AFTER_SECONDS);
       return new ServiceUnavailableException({
         statusCode: HttpStatus.SERVICE_UNAVAILABLE,
         error: 'Service Unavailable',
-        message: 'The session store is unreachable; try again shortly',
+        message: 'Signing keys or sessions are unavailable right now; try again shortly',
       });
     }
     return error;

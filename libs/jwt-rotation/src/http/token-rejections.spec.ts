@@ -3,7 +3,7 @@ import { CacheModule } from '@nestjs/cache-manager';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { JwtRotationModule } from '../jwt-rotation.module';
 import { TokenService } from '../tokens/token.service';
 import { JwtGuard } from './jwt.guard';
@@ -65,6 +65,26 @@ describe('TokenRejections', () => {
       expect(line).not.toContain('x=1');
     }
     expect(rejections.counts()).toEqual({ ERR_JWT_SIGNATURE_INVALID: 1, ERR_TOKEN_MISSING: 1 });
+  });
+
+  it('logs at most 100 lines a second, then one line counting the rest; counts and events miss none', () => {
+    const fresh = new TokenRejections();
+    const warnings: string[] = [];
+    (fresh as unknown as { logger: { warn: (m: string) => void } }).logger = { warn: (m) => void warnings.push(m) };
+    const events: TokenRejection[] = [];
+    fresh.events$.subscribe((e) => events.push(e));
+    vi.useFakeTimers({ toFake: ['Date'], now: 1_000_000 });
+    try {
+      for (let i = 0; i < 250; i++) fresh.record({ code: 'ERR_JWT_KEY_UNKNOWN', route: 'GET /x', kid: undefined });
+      vi.setSystemTime(1_001_000);
+      fresh.record({ code: 'ERR_JWT_EXPIRED', route: 'GET /x', kid: undefined });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(warnings.filter((w) => w.includes('"jwt_rejected"'))).toHaveLength(101);
+    expect(warnings).toContain('{"event":"jwt_rejected_suppressed","count":150}');
+    expect(events).toHaveLength(251);
+    expect(fresh.counts()).toEqual({ ERR_JWT_KEY_UNKNOWN: 250, ERR_JWT_EXPIRED: 1 });
   });
 
   it('logs no kid that is not a plain id', async () => {

@@ -16,7 +16,8 @@ export interface TokenRejection {
 
 /**
  * Every token `JwtGuard` refuses, as one structured log line (`{"event":"jwt_rejected",...}` at
- * warn level), a count per code, and an observable an app can feed to its metrics or alerts.
+ * warn level, at most 100 a second, then a count of those left out), a count per code, and an
+ * observable an app can feed to its metrics or alerts.
  * @example
  * ```ts
  * constructor(rejections: TokenRejections) {
@@ -29,6 +30,9 @@ export class TokenRejections {
   private readonly logger = new Logger('JwtRotation');
   private readonly subject = new Subject<TokenRejection>();
   private readonly counters = new Map<RejectionCode, number>();
+  private second = 0;
+  private logged = 0;
+  private suppressed = 0;
 
   /** Each rejection as it happens. */
   readonly events$: Observable<TokenRejection> = this.subject.asObservable();
@@ -40,10 +44,27 @@ export class TokenRejections {
 
   record(rejection: TokenRejection): void {
     this.counters.set(rejection.code, (this.counters.get(rejection.code) ?? 0) + 1);
-    this.logger.warn(JSON.stringify({ event: 'jwt_rejected', code: rejection.code, route: rejection.route, kid: rejection.kid ?? null }));
     this.subject.next(rejection);
+    // A client can send rejections as fast as it likes; the log gets at most a budget per second
+    // and then one line saying how many it left out. Counts and events miss none.
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.second) {
+      if (this.suppressed > 0) this.logger.warn(JSON.stringify({ event: 'jwt_rejected_suppressed', count: this.suppressed }));
+      this.second = second;
+      this.logged = 0;
+      this.suppressed = 0;
+    }
+    if (this.logged >= LOG_LINES_PER_SECOND) {
+      this.suppressed++;
+      return;
+    }
+    this.logged++;
+    this.logger.warn(JSON.stringify({ event: 'jwt_rejected', code: rejection.code, route: rejection.route, kid: rejection.kid ?? null }));
   }
 }
+
+/** Log lines per second before the rest are only counted. */
+const LOG_LINES_PER_SECOND = 100;
 
 const PLAIN_KID = /^[A-Za-z0-9_-]{1,128}$/;
 

@@ -21,6 +21,8 @@ describe('KeyEncryption', () => {
     const data = Buffer.from(sealed.data, 'base64url');
     data[0] ^= 1;
     expect(() => new KeyEncryption(secret).decrypt('kid-1', { ...sealed, data: data.toString('base64url') })).toThrow(KeyDecryptionError);
+    const truncatedTag = Buffer.from(sealed.tag, 'base64url').subarray(0, 4).toString('base64url');
+    expect(() => new KeyEncryption(secret).decrypt('kid-1', { ...sealed, tag: truncatedTag })).toThrow(KeyDecryptionError);
   });
 
   it('keeps the secret out of its error messages', () => {

@@ -38,7 +38,8 @@ export class KeyEncryption {
   decrypt(kid: string, material: EncryptedMaterial): Buffer {
     try {
       if (material?.v !== 1) throw new TypeError('unknown record version');
-      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(material.iv, 'base64url'));
+      // The tag length is pinned: GCM would otherwise accept a truncated (4-byte) tag.
+      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(material.iv, 'base64url'), { authTagLength: 16 });
       decipher.setAAD(Buffer.from(kid, 'utf8'));
       decipher.setAuthTag(Buffer.from(material.tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(material.data, 'base64url')), decipher.final()]);

@@ -15,7 +15,11 @@ export interface RingKey {
  */
 export class KeyRing {
   private keys = new Map<string, RingKey>();
-  private signerCache: { key: RingKey | undefined; until: number; since: number } = { key: undefined, until: -Infinity, since: Infinity };
+  private signerCache: { key: RingKey | undefined; until: number; since: number; alg?: string } = {
+    key: undefined,
+    until: -Infinity,
+    since: Infinity,
+  };
   private loadedAt = 0;
 
   get size(): number {
@@ -46,15 +50,16 @@ export class KeyRing {
    * is scheduled for `now`, the latest activated key goes on signing: it is still in every
    * verifier's ring, and refusing to sign would take the whole API down with the store.
    */
-  signer(now: number): RingKey | undefined {
+  signer(now: number, alg?: string): RingKey | undefined {
     const cached = this.signerCache;
-    if (now < cached.until && now >= cached.since) return cached.key;
+    if (now < cached.until && now >= cached.since && cached.alg === alg) return cached.key;
     let scheduled: RingKey | undefined;
     let fallback: RingKey | undefined;
     let until = Infinity;
     for (const candidate of this.keys.values()) {
       const { entry } = candidate;
-      if (entry.revokedAt !== undefined) continue;
+      // A revoked key never signs; nor does a key of an algorithm no longer configured.
+      if (entry.revokedAt !== undefined || (alg !== undefined && entry.alg !== alg)) continue;
       if (entry.activatesAt > now) {
         until = Math.min(until, entry.activatesAt);
         continue;
@@ -64,7 +69,7 @@ export class KeyRing {
     }
     const key = scheduled ?? fallback;
     if (key) until = Math.min(until, key.entry.retiresAt > now ? key.entry.retiresAt : Infinity);
-    this.signerCache = { key, until, since: key ? key.entry.activatesAt : now };
+    this.signerCache = { key, until, since: key ? key.entry.activatesAt : now, alg };
     return key;
   }
 }

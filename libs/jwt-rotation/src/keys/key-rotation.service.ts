@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import type { JWK } from 'jose';
-import { ConfigurationError, KeyDecryptionError, NoSigningKeyError } from '../errors';
+import { randomUUID } from 'node:crypto';
+import { ConfigurationError, KeyDecryptionError, NoSigningKeyError, StoreUnavailableError } from '../errors';
 import { JWT_ROTATION_OPTIONS, KEY_ENCRYPTION, storeKeys } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { ROTATION_STORE, type RotationStore } from '../store/rotation-store';
@@ -45,8 +46,6 @@ interface KeyRecord {
   material: EncryptedMaterial;
 }
 
-const RECONCILE_JOB = 'jwt-rotation:reconcile';
-
 /**
  * Keeps the key ring: makes sure the store holds a current and a published next key, loads them
  * into memory, and retires, expires and revokes them. Safe to run on any number of instances.
@@ -55,7 +54,10 @@ const RECONCILE_JOB = 'jwt-rotation:reconcile';
 export class KeyRotationService implements KeySource, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('JwtRotation');
   private readonly keys: ReturnType<typeof storeKeys>;
+  /** Unique per module instance, so two JwtRotationModules in one app do not clash in the registry. */
+  private readonly job = `jwt-rotation:reconcile:${randomUUID()}`;
   private running: Promise<void> | undefined;
+  private rerun: Promise<void> | undefined;
   /** Whether the current reconcile run created a key. */
   private changed = false;
   private readonly reloader = new UnknownKidReloader(() => this.reconcile());
@@ -83,12 +85,12 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
         this.reconcile().catch((error: unknown) => this.logger.warn(`Key ring reconcile failed; retrying next tick: ${describe(error)}`));
       }, this.options.reconcileIntervalMs);
       timer.unref();
-      this.scheduler.addInterval(RECONCILE_JOB, timer);
+      this.scheduler.addInterval(this.job, timer);
     }
   }
 
   onApplicationShutdown(): void {
-    if (this.scheduler?.doesExist('interval', RECONCILE_JOB)) this.scheduler.deleteInterval(RECONCILE_JOB);
+    if (this.scheduler?.doesExist('interval', this.job)) this.scheduler.deleteInterval(this.job);
   }
 
   /**
@@ -96,8 +98,19 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
    * harmless when several instances run it at once. Concurrent calls share one run.
    */
   reconcile(): Promise<void> {
-    this.running ??= this.reconcileOnce().finally(() => (this.running = undefined));
-    return this.running;
+    if (!this.running) {
+      this.running = this.reconcileOnce().finally(() => (this.running = undefined));
+      return this.running;
+    }
+    // The run in flight may have read the schedule before the caller's change (a revocation, a
+    // rotation, an event from another instance): one more run follows it, shared by all who ask.
+    this.rerun ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.rerun = undefined;
+        return this.reconcile();
+      });
+    return this.rerun;
   }
 
   /**
@@ -134,7 +147,7 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     }
     await this.reconcile();
     await this.announceChange();
-    const signer = this.ring.signer(Date.now());
+    const signer = this.ring.signer(Date.now(), this.options.algorithm);
     if (!signer) throw new NoSigningKeyError('No signing key after rotation: the key store is unreachable');
     return signer.entry.kid;
   }
@@ -200,7 +213,7 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     let entries = await this.readSchedule();
     // Each pass creates at most one key; two cover "no current key" and "no next key".
     for (let pass = 0; pass < 3; pass++) {
-      const planned = plan(entries, Date.now(), this.options.rotationIntervalMs);
+      const planned = plan(entries, Date.now(), this.options.rotationIntervalMs, this.options.algorithm);
       if (!planned) break;
       await this.create(planned);
       entries = await this.readSchedule();
@@ -236,6 +249,9 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     // extra interval of TTL covers a later rotate-now moving this key's window.
     const ttl = planned.retiresAt + maxTokenLifetimeMs + clockToleranceMs + rotationIntervalMs - createdAt;
     await this.store.set(this.keys.material(kid), record, ttl);
+    if (!(await this.store.get<KeyRecord>(this.keys.material(kid)))) {
+      throw new StoreUnavailableError('The key store did not keep a new key; the next tick tries again');
+    }
     const won = await this.store.hashSetIfAbsent(
       this.keys.ring,
       generationField(planned.generation),

@@ -78,10 +78,11 @@ function numberOr(raw: string | undefined, fallback: number): number {
 }
 
 /** The key that signs at `now`: active, not revoked; the latest activated wins a tie. */
-export function currentEntry(entries: readonly ScheduleEntry[], now: number): ScheduleEntry | undefined {
+export function currentEntry(entries: readonly ScheduleEntry[], now: number, alg?: JwtAlgorithm): ScheduleEntry | undefined {
   let best: ScheduleEntry | undefined;
   for (const entry of entries) {
     if (entry.revokedAt !== undefined || entry.activatesAt > now || entry.retiresAt <= now) continue;
+    if (alg !== undefined && entry.alg !== alg) continue;
     if (!best || entry.activatesAt > best.activatesAt || (entry.activatesAt === best.activatesAt && entry.generation > best.generation)) {
       best = entry;
     }
@@ -90,10 +91,16 @@ export function currentEntry(entries: readonly ScheduleEntry[], now: number): Sc
 }
 
 /** The published key that signs after `current`. */
-export function nextEntry(entries: readonly ScheduleEntry[], current: ScheduleEntry | undefined, now: number): ScheduleEntry | undefined {
+export function nextEntry(
+  entries: readonly ScheduleEntry[],
+  current: ScheduleEntry | undefined,
+  now: number,
+  alg?: JwtAlgorithm,
+): ScheduleEntry | undefined {
   let best: ScheduleEntry | undefined;
   for (const entry of entries) {
     if (entry.revokedAt !== undefined || entry.activatesAt <= now || entry === current) continue;
+    if (alg !== undefined && entry.alg !== alg) continue;
     if (!best || entry.activatesAt < best.activatesAt) best = entry;
   }
   return best;
@@ -117,9 +124,10 @@ export interface PlannedKey {
  * instances racing on the same state plan the same generation and the store's create-if-absent
  * picks one winner.
  */
-export function plan(entries: readonly ScheduleEntry[], now: number, intervalMs: number): PlannedKey | undefined {
+export function plan(entries: readonly ScheduleEntry[], now: number, intervalMs: number, alg?: JwtAlgorithm): PlannedKey | undefined {
   const generation = entries.length === 0 ? 0 : entries[entries.length - 1].generation + 1;
-  const current = currentEntry(entries, now);
+  // Keys of another algorithm (the configuration changed) verify until they expire, never sign.
+  const current = currentEntry(entries, now, alg);
   if (!current) {
     // Keep to the existing grid of windows when there is one, so a late or restarted fleet lands
     // on the same boundaries; a first start or an emergency starts the grid now.
@@ -128,7 +136,7 @@ export function plan(entries: readonly ScheduleEntry[], now: number, intervalMs:
       latest && latest.retiresAt <= now ? latest.retiresAt + Math.floor((now - latest.retiresAt) / intervalMs) * intervalMs : now;
     return { generation, activatesAt, retiresAt: activatesAt + intervalMs };
   }
-  if (!nextEntry(entries, current, now)) {
+  if (!nextEntry(entries, current, now, alg)) {
     return { generation, activatesAt: current.retiresAt, retiresAt: current.retiresAt + intervalMs };
   }
   return undefined;

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { randomUUID } from 'node:crypto';
 import { JWT_ROTATION_OPTIONS, storeKeys } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { ROTATION_STORE, type RotationStore } from '../store/rotation-store';
 import { type ClusterEvent } from '../sync/cluster-event';
 import { RevocationView } from './revocation-view';
 
-const RESYNC_JOB = 'jwt-rotation:revocations';
 /** Pub/sub carries revocations at once; this periodic full read is the safety net, and prunes the view. */
 const RESYNC_INTERVAL_MS = 60_000;
 
@@ -22,6 +22,9 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('JwtRotation');
   private readonly prefix: string;
   private readonly channel: string;
+  /** Unique per module instance, so two JwtRotationModules in one app do not clash in the registry. */
+  private readonly job = `jwt-rotation:revocations:${randomUUID()}`;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
@@ -35,17 +38,17 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     await this.resync();
-    if (this.options.scheduleRotation && this.scheduler) {
-      const timer = setInterval(() => {
-        this.resync().catch((error: unknown) => this.logger.warn(`Revocation resync failed; retrying next tick: ${String(error)}`));
-      }, RESYNC_INTERVAL_MS);
-      timer.unref();
-      this.scheduler.addInterval(RESYNC_JOB, timer);
-    }
+    // Runs whatever scheduleRotation says: it also prunes the view, which must not grow forever.
+    this.timer = setInterval(() => {
+      this.resync().catch((error: unknown) => this.logger.warn(`Revocation resync failed; retrying next tick: ${String(error)}`));
+    }, RESYNC_INTERVAL_MS);
+    this.timer.unref();
+    this.scheduler?.addInterval(this.job, this.timer);
   }
 
   onApplicationShutdown(): void {
-    if (this.scheduler?.doesExist('interval', RESYNC_JOB)) this.scheduler.deleteInterval(RESYNC_JOB);
+    if (this.scheduler?.doesExist('interval', this.job)) this.scheduler.deleteInterval(this.job);
+    clearInterval(this.timer);
   }
 
   /** Access tokens of this session stop verifying at once, on every instance. */
@@ -66,7 +69,12 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
 
   /** One token stops verifying. `exp` is the token's `exp` claim (seconds). */
   async revokeToken(jti: string, exp: number): Promise<void> {
-    const ttl = Math.max(1000, exp * 1000 - Date.now() + this.options.clockToleranceMs);
+    if (typeof jti !== 'string' || jti.length === 0 || !Number.isFinite(exp)) {
+      throw new TypeError("revokeToken() takes the token's jti and its exp claim (seconds since the epoch)");
+    }
+    // No token lives longer than the longest lifetime: neither need its revocation.
+    const longest = this.options.maxTokenLifetimeMs + this.options.clockToleranceMs;
+    const ttl = Math.min(longest, Math.max(1000, exp * 1000 - Date.now() + this.options.clockToleranceMs));
     await this.store.set(`${this.prefix}jti:${encodeId(jti)}`, 1, ttl);
     await this.announce({ t: 'jti', id: jti, exp: Date.now() + ttl });
   }

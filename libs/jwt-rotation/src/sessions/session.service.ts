@@ -26,6 +26,9 @@ interface SessionRecord {
   ip: string | undefined;
 }
 
+/** Session ids are ours (16 random bytes, base64url); anything else names no session. */
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 const hash = (token: string): string => createHash('sha256').update(token).digest('base64url');
 
 function sameHash(a: string | undefined, b: string): boolean {
@@ -73,7 +76,7 @@ export class SessionService {
     };
     const pair = await this.sign(record, now);
     await this.save(record, now);
-    await this.store.hashSet(this.keys.subjectSessions(subject), { [sid]: String(now) });
+    await this.index(record);
     return pair;
   }
 
@@ -98,8 +101,16 @@ export class SessionService {
     const presented = hash(refreshToken);
     if (sameHash(record.refreshHash, presented)) {
       // Create-if-absent on the generation: of many refreshes racing with one token, one wins.
-      const won = await this.store.hashSetIfAbsent(this.keys.refreshRotations(record.sid), `g:${record.generation}`, String(now));
-      if (won) return this.rotate(record, now, context);
+      const marker = `g:${record.generation}`;
+      const rotations = this.keys.refreshRotations(record.sid);
+      const won = await this.store.hashSetIfAbsent(rotations, marker, String(now), this.sessionEnd(record) - now);
+      if (won) {
+        return this.rotate(record, now, context).catch(async (error: unknown) => {
+          // The rotation did not happen: free the marker so a retry with the same token can win.
+          await this.store.hashDelete(rotations, [marker]).catch(() => undefined);
+          throw error;
+        });
+      }
       // Lost a race with a concurrent refresh of the same token: that one gets the pair. This is a
       // duplicate in flight, not a replay of a retired token, so the session stays.
       throw new RefreshTokenInvalidError('The refresh token is being used by a concurrent request');
@@ -132,8 +143,14 @@ export class SessionService {
    * With `subject`, only a session of that subject is ended. @returns false when there was none.
    */
   async revokeSession(sid: string, subject?: string): Promise<boolean> {
+    if (!SESSION_ID.test(sid)) return false;
     const record = await this.store.get<SessionRecord>(this.keys.session(sid));
-    if (!record || (subject !== undefined && record.sub !== subject)) return false;
+    if (!record || (subject !== undefined && record.sub !== subject)) {
+      // Without a subject the caller holds a token of this session (a logout): whatever the store
+      // says of the record, that token and its siblings must stop.
+      if (subject === undefined) await this.revocations.revokeSession(sid);
+      return false;
+    }
     await this.end(record);
     return true;
   }
@@ -168,6 +185,7 @@ export class SessionService {
     const ended = this.keys.sessionEnded(record.sid);
     if (await this.store.get(ended)) throw new RefreshTokenInvalidError('The session of this refresh token has ended');
     await this.save(next, now);
+    await this.index(next);
     if (await this.store.get(ended)) {
       // Ended while this refresh ran (logout, or a replay of the token just consumed): the save
       // must not bring the session back. The pair is already dead through its revoked sid.
@@ -225,6 +243,15 @@ export class SessionService {
       record.lastUsedAt + refreshTokenTtlMs,
       sessionIdleTimeoutMs === undefined ? Infinity : record.lastUsedAt + sessionIdleTimeoutMs,
       sessionMaxLifetimeMs === undefined ? Infinity : record.createdAt + sessionMaxLifetimeMs,
+    );
+  }
+
+  /** The subject's index of sessions lives as long as its latest session could. */
+  private async index(record: SessionRecord): Promise<void> {
+    await this.store.hashSet(
+      this.keys.subjectSessions(record.sub),
+      { [record.sid]: String(record.createdAt) },
+      this.options.refreshTokenTtlMs,
     );
   }
 

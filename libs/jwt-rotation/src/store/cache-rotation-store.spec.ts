@@ -1,5 +1,7 @@
 import { createKeyv } from '@keyv/redis';
 import { type Cache, createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import { ConfigurationError } from '../errors';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { CacheRotationStore } from './cache-rotation-store';
@@ -39,6 +41,45 @@ describe.each(Object.keys(stores))('CacheRotationStore on %s', (kind) => {
     await store.hashSet(k, { 'act:0': '5', 'ret:0': '6' });
     await store.hashDelete(k, ['ret:0']);
     expect(await store.hashGetAll(k)).toEqual({ 'g:0': `writer-${winner}`, 'act:0': '5' });
+  });
+});
+
+describe('CacheRotationStore backends', () => {
+  it('uses the Redis store of a two-tier cache for everything, so no instance reads a stale memory tier', async () => {
+    const cache = createCache({ stores: [new Keyv(), createKeyv(inject('redisUrl'))] });
+    const store = new CacheRotationStore(cache);
+    expect(store.shared).toBe(true);
+    const key = `spec-${randomBytes(4).toString('hex')}:two-tier`;
+    await store.set(key, { a: 1 }, 60_000);
+    expect(await cache.stores[0].get(key)).toBeUndefined();
+    await cache.disconnect();
+  });
+
+  it('refuses a shared store it cannot make atomic, naming the supported ones', () => {
+    const other = createCache({
+      stores: [
+        new Keyv({
+          store: { get: async () => undefined, set: async () => true, delete: async () => true, clear: async () => undefined } as never,
+        }),
+      ],
+    });
+    expect(() => new CacheRotationStore(other)).toThrow(ConfigurationError);
+    expect(() => new CacheRotationStore(other)).toThrow(/@keyv\/redis/);
+  });
+
+  it('keeps the in-memory key ring out of reach of a cache-wide default TTL', async () => {
+    const store = new CacheRotationStore(createCache({ ttl: 50 }));
+    await store.hashSet('ring', { 'g:0': 'x' });
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await store.hashGetAll('ring')).toEqual({ 'g:0': 'x' });
+  });
+
+  it('gives a hash a TTL when asked', async () => {
+    const store = new CacheRotationStore(createCache({ stores: [createKeyv(inject('redisUrl'))] }));
+    const key = `spec-${randomBytes(4).toString('hex')}:ttl`;
+    expect(await store.hashSetIfAbsent(key, 'g:0', '1', 80)).toBe(true);
+    await new Promise((r) => setTimeout(r, 160));
+    expect(await store.hashGetAll(key)).toEqual({});
   });
 });
 

@@ -1,8 +1,9 @@
 import { Inject } from '@nestjs/common';
 
 /**
- * Where the library keeps key records and schedules. The default implementation sits on the
- * app's `CACHE_MANAGER`; provide your own under {@link ROTATION_STORE} to replace it.
+ * Where the library keeps key records, schedules, sessions and revocations: the store of the app's
+ * `CacheModule` (in memory, or Redis through `@keyv/redis`). Inject it with
+ * {@link InjectRotationStore} to read what the library wrote.
  *
  * Values are JSON-serialisable. TTLs are in milliseconds. Every method rejects with
  * `StoreUnavailableError` when the backing store does not answer in time.
@@ -13,9 +14,12 @@ export interface RotationStore {
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
   delete(key: string): Promise<void>;
-  /** Atomically sets `field` of the hash at `key` unless it exists; true when this call set it. */
-  hashSetIfAbsent(key: string, field: string, value: string): Promise<boolean>;
-  hashSet(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
+  /**
+   * Atomically sets `field` of the hash at `key` unless it exists; true when this call set it.
+   * With `ttlMs`, the whole hash expires that long after this write.
+   */
+  hashSetIfAbsent(key: string, field: string, value: string, ttlMs?: number): Promise<boolean>;
+  hashSet(key: string, fields: Readonly<Record<string, string>>, ttlMs?: number): Promise<void>;
   hashGetAll(key: string): Promise<Record<string, string>>;
   hashDelete(key: string, fields: readonly string[]): Promise<void>;
   /**

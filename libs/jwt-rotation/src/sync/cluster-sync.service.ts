@@ -30,6 +30,8 @@ export class ClusterSyncService implements OnModuleInit, OnApplicationShutdown {
       (message) => this.onMessage(message),
       () => this.onReconnect(),
     );
+    // What was published between the first read at startup and this subscription is read again.
+    await this.revocations.resync();
   }
 
   async onApplicationShutdown(): Promise<void> {

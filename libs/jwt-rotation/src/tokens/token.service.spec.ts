@@ -62,6 +62,16 @@ describe('TokenService', () => {
     expect(() => tokens.sign({}, { audience: 'nope' })).toThrow(TypeError);
   });
 
+  it('gives refresh tokens an audience of their own, so no access-token verifier that skips typ takes them', () => {
+    const refresh = tokens.decode(tokens.sign({}, { kind: 'refresh' })).payload;
+    expect(refresh.aud).toBe(`${TEST_ISSUER}#refresh`);
+    expect(tokens.decode(tokens.sign({})).payload.aud).toBe(TEST_ISSUER);
+  });
+
+  it('refuses a per-call maxTokenAge that is not a duration instead of dropping the limit', () => {
+    expect(() => tokens.verify(tokens.sign({}), { maxTokenAge: 'forever' })).toThrow(TypeError);
+  });
+
   describe('with jose as the oracle', () => {
     it('our tokens verify with jose given the same key, and jose-signed tokens verify with us', async () => {
       // The test builds its own HS256 key in the ring's place to hand jose the same secret.

@@ -74,7 +74,7 @@ export class TokenService {
     }
     const kind = options.kind ?? 'access';
     const now = Date.now();
-    const signer = this.ring.signer(now);
+    const signer = this.ring.signer(now, this.options.algorithm);
     if (!signer) throw new NoSigningKeyError('No signing key is loaded: the key store has not been reachable since startup');
     const lifetimeMs = this.lifetime(kind, options.expiresIn);
     const iat = Math.floor(now / 1000);
@@ -85,7 +85,7 @@ export class TokenService {
     const fields = payload as Record<string, unknown>;
     const claims: Record<string, unknown> = Object.hasOwn(fields, '__proto__') ? { ...fields } : Object.assign({}, fields);
     claims.iss = this.options.issuer;
-    claims.aud = this.audience(options.audience);
+    claims.aud = this.audience(options.audience, kind);
     claims.iat = iat;
     claims.nbf = iat;
     claims.exp = iat + Math.ceil(lifetimeMs / 1000);
@@ -166,18 +166,30 @@ export class TokenService {
     if (nbf !== undefined && nbf > now + tolerance) throw new TokenNotYetValidError('The token is not valid yet');
     if (iat > now + tolerance) throw new TokenIssuedInFutureError('The token was issued in the future');
     if (iss !== this.options.issuer) throw new InvalidIssuerError('The token issuer is not accepted');
-    const expected = this.audience(options.audience);
+    const expected = this.audience(options.audience, options.kind ?? 'access');
     if (!(aud === expected || (Array.isArray(aud) && aud.includes(expected)))) {
       throw new InvalidAudienceError('The token is not meant for this audience');
     }
     const maxAgeMs = options.maxTokenAge === undefined ? this.options.maxTokenAgeMs : parseDuration(options.maxTokenAge);
+    // A bad per-call maxTokenAge must not quietly switch the limit off.
+    if (options.maxTokenAge !== undefined && maxAgeMs === undefined)
+      throw new TypeError('verify(): maxTokenAge must be a positive duration');
     if (maxAgeMs !== undefined && now - iat > maxAgeMs / 1000 + tolerance)
       throw new TokenTooOldError('The token is older than maxTokenAge');
     if (claims.sub !== undefined && typeof claims.sub !== 'string') throw new InvalidClaimError('The "sub" claim must be a string');
     if (typeof claims.jti !== 'string') throw new InvalidClaimError('The "jti" claim must be a string');
   }
 
-  private audience(name = 'default'): string {
+  /**
+   * The `aud` of a token. A refresh token without an explicit audience gets one of its own, so a
+   * verifier elsewhere that forgets to check `typ` still never takes it for an access token.
+   */
+  private audience(name: string | undefined, kind: TokenKind): string {
+    if (name === undefined && kind === 'refresh') return `${this.options.issuer}#refresh`;
+    return this.namedAudience(name ?? 'default');
+  }
+
+  private namedAudience(name: string): string {
     const audience = this.options.audiences[name];
     if (typeof audience !== 'string' || !Object.hasOwn(this.options.audiences, name)) {
       throw new TypeError(`Unknown audience "${name}": add it to the audiences option of JwtRotationModule`);
