@@ -11,7 +11,7 @@ import { importJWK, jwtVerify, SignJWT } from 'jose';
 import type { Algorithm as JsonWebTokenAlgorithm } from 'jsonwebtoken';
 import { randomBytes } from 'node:crypto';
 import { ACCESS_TOKEN_TYPE, TokenService } from '../../libs/jwt-rotation/src';
-import { BENCH_ALGORITHMS, type BenchAlgorithm, keyForms, PENDING_ALGORITHMS } from './algorithms';
+import { BENCH_ALGORITHMS, type BenchAlgorithm, EXTRA_BENCH_ALGORITHMS, keyForms, PENDING_ALGORITHMS } from './algorithms';
 import { BenchCoreModule } from './bench.module';
 import { readSigningKey } from './key-material';
 import { countStoreCommands } from './store-counter';
@@ -270,8 +270,9 @@ async function main(): Promise<void> {
   const results: AlgorithmResult[] = [];
   // BENCH_ALGS=HS256,ES256 limits a development run to some entries.
   const only = process.env.BENCH_ALGS?.split(',').map((alg) => alg.trim());
-  for (const algorithm of BENCH_ALGORITHMS) {
-    if (!only || only.includes(algorithm.alg)) results.push(await benchAlgorithm(algorithm, settings));
+  for (const algorithm of [...BENCH_ALGORITHMS, ...EXTRA_BENCH_ALGORITHMS]) {
+    const asked = only ? only.includes(algorithm.alg) : BENCH_ALGORITHMS.includes(algorithm);
+    if (asked) results.push(await benchAlgorithm(algorithm, settings));
   }
   process.send?.({ settings, results, pending: PENDING_ALGORITHMS });
 }
