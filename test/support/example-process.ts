@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { freePort } from './redis-server';
+import { freePort, stopChild } from './redis-server';
 
 // Vitest runs from the repository root.
 const root = process.cwd();
@@ -61,13 +61,6 @@ export async function startExampleProcess(main: string, env: Record<string, stri
     url,
     child,
     output: () => output,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        // A process that does not stop in time is killed: a test run must never hang on teardown.
-        setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 5_000).unref();
-      }),
+    stop: () => stopChild(child),
   };
 }

@@ -31,15 +31,18 @@ export async function startRedisServer(options: { port?: number; args?: string[]
     url: `redis://127.0.0.1:${port}`,
     port,
     process: child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        // A process that does not stop in time is killed: a test run must never hang on teardown.
-        setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 5_000).unref();
-      }),
+    stop: () => stopChild(child),
   };
+}
+
+/** SIGTERM, then SIGKILL after 5 s: a test run must never hang on a child's teardown. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 5_000).unref();
+  });
 }
 
 export function freePort(): Promise<number> {
