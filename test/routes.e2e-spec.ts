@@ -9,6 +9,7 @@ import {
   forgeHs256,
   headerOf,
   KEY_MATERIAL_FIELDS,
+  expectInvalidTokenChallenge,
   parseChallenge,
   payloadOf,
   RFC6750_DESCRIPTION,
@@ -45,15 +46,8 @@ describe.each(STORES)('example app routes on the %s store', (store) => {
   };
 
   /** Asserts an RFC 6750 `invalid_token` refusal and returns its error_description. */
-  const expectInvalidToken = (response: { status: number; headers: Record<string, string> }): string => {
-    expect(response.status).toBe(401);
-    const challenge = parseChallenge(response.headers['www-authenticate']);
-    expect(challenge.scheme).toBe('Bearer');
-    expect(challenge.params.realm).toBe(ISSUER);
-    expect(challenge.params.error).toBe('invalid_token');
-    expect(challenge.params.error_description).toMatch(RFC6750_DESCRIPTION);
-    return challenge.params.error_description;
-  };
+  const expectInvalidToken = (response: { status: number; headers: Record<string, string> }): string =>
+    expectInvalidTokenChallenge(response, ISSUER);
 
   describe('POST /auth/login', () => {
     it('returns an access and a refresh token for the right password', async () => {

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import * as jose from 'jose';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -63,6 +64,20 @@ export function parseChallenge(header: string | undefined): BearerChallenge {
 
 /** RFC 6750 §3: `error_description` may only hold %x20-21 / %x23-5B / %x5D-7E. */
 export const RFC6750_DESCRIPTION = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/** Asserts a 401 with an RFC 6750 `invalid_token` challenge of `realm`, and returns its error_description. */
+export function expectInvalidTokenChallenge(
+  response: { status: number; headers: Record<string, string | string[] | undefined> },
+  realm: string,
+): string {
+  expect(response.status).toBe(401);
+  const challenge = parseChallenge(response.headers['www-authenticate'] as string | undefined);
+  expect(challenge.scheme).toBe('Bearer');
+  expect(challenge.params.realm).toBe(realm);
+  expect(challenge.params.error).toBe('invalid_token');
+  expect(challenge.params.error_description).toMatch(RFC6750_DESCRIPTION);
+  return challenge.params.error_description;
+}
 
 /** Names of fields that would hold key material (JWK `k`/`d`, or anything called secret/material). */
 export const KEY_MATERIAL_FIELDS = ['k', 'd', 'kty', 'secret', 'material', 'key', 'privateKey'] as const;
