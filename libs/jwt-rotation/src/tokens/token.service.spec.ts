@@ -56,6 +56,17 @@ describe('TokenService', () => {
     expect(await tokens.verifyAsync(token, { audience: 'api' })).toEqual(sync);
   });
 
+  it('names the new key and the right type in the header of every token signed after a rotation', async () => {
+    const before = tokens.decode(tokens.sign({})).header.kid;
+    const kid = await moduleRef.get(KeyRotationService).rotateNow();
+    expect(kid).not.toBe(before);
+    for (const kind of ['access', 'refresh', 'access'] as const) {
+      const token = tokens.sign({}, { kind });
+      expect(tokens.decode(token).header).toEqual({ alg: 'HS256', kid, typ: kind === 'access' ? 'at+jwt' : 'refresh+jwt' });
+      expect(tokens.verify(token, { kind }).iss).toBe(TEST_ISSUER);
+    }
+  });
+
   it('refuses registered claims in the payload and lifetimes longer than a key lives', () => {
     expect(() => tokens.sign({ exp: 1 })).toThrow(TypeError);
     expect(() => tokens.sign({}, { expiresIn: '2d' })).toThrow(TypeError);

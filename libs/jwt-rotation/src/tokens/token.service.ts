@@ -48,9 +48,12 @@ export class TokenService {
   private readonly toleranceSec: number;
   private readonly acceptedAlgorithms: ReadonlySet<string>;
   private readonly maxLifetimeSec: number | undefined;
+  /** The `aud` of an access token for the default audience: the common case, looked up once. */
+  private readonly defaultAudience: string;
   /** Parsed headers of tokens that verified; every token of one key and type shares its header. */
   private readonly headers = new Map<string, TokenHeader>();
-  private readonly headerSegments = new Map<string, string>();
+  private headerSigner: RingKey | undefined;
+  private signerHeaders: Partial<Record<TokenKind, string>> = {};
 
   constructor(
     @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
@@ -62,6 +65,7 @@ export class TokenService {
     this.acceptedAlgorithms = new Set(options.acceptedAlgorithms);
     // A verify-only service does not know the lifetimes its issuer uses.
     this.maxLifetimeSec = options.verifyOnly ? undefined : Math.ceil(options.maxTokenLifetimeMs / 1000);
+    this.defaultAudience = this.namedAudience('default');
   }
 
   /** Signs a token with the current key. Throws `NoSigningKeyError` when no key could ever be loaded. */
@@ -85,7 +89,7 @@ export class TokenService {
     const fields = payload as Record<string, unknown>;
     const claims: Record<string, unknown> = Object.hasOwn(fields, '__proto__') ? { ...fields } : Object.assign({}, fields);
     claims.iss = this.options.issuer;
-    claims.aud = this.audience(options.audience, kind);
+    claims.aud = options.audience === undefined && kind === 'access' ? this.defaultAudience : this.audience(options.audience, kind);
     claims.iat = iat;
     claims.nbf = iat;
     claims.exp = iat + Math.ceil(lifetimeMs / 1000);
@@ -115,7 +119,8 @@ export class TokenService {
     }
     const headerSegment = token.slice(0, dot1);
     const kind = options.kind ?? 'access';
-    const header = this.headers.get(headerSegment) ?? parseHeader(headerSegment);
+    const cachedHeader = this.headers.get(headerSegment);
+    const header = cachedHeader ?? parseHeader(headerSegment);
 
     if (!this.acceptedAlgorithms.has(header.alg)) throw new AlgorithmNotAllowedError('The token algorithm is not accepted');
     if (header.typ !== TYPES[kind]) throw new InvalidTokenTypeError(`Expected a token of type ${TYPES[kind]}`);
@@ -125,7 +130,7 @@ export class TokenService {
     if (held.entry.alg !== header.alg) throw new AlgorithmNotAllowedError('The token algorithm does not match its key');
     const signingInput = token.slice(0, dot2);
     if (!held.key.verify(signingInput, token.slice(dot2 + 1))) throw new InvalidSignatureError('The token signature is invalid');
-    if (!this.headers.has(headerSegment)) this.rememberHeader(headerSegment, header);
+    if (cachedHeader === undefined) this.rememberHeader(headerSegment, header);
 
     const claims = parseObject(token.slice(dot1 + 1, dot2), 'payload');
     this.checkClaims(claims, options);
@@ -166,7 +171,10 @@ export class TokenService {
     if (nbf !== undefined && nbf > now + tolerance) throw new TokenNotYetValidError('The token is not valid yet');
     if (iat > now + tolerance) throw new TokenIssuedInFutureError('The token was issued in the future');
     if (iss !== this.options.issuer) throw new InvalidIssuerError('The token issuer is not accepted');
-    const expected = this.audience(options.audience, options.kind ?? 'access');
+    const expected =
+      options.audience === undefined && options.kind !== 'refresh'
+        ? this.defaultAudience
+        : this.audience(options.audience, options.kind ?? 'access');
     if (!(aud === expected || (Array.isArray(aud) && aud.includes(expected)))) {
       throw new InvalidAudienceError('The token is not meant for this audience');
     }
@@ -210,15 +218,15 @@ export class TokenService {
     return ms;
   }
 
+  /** The encoded header of the current signer's tokens, made once per signer and kind. */
   private headerSegment(signer: RingKey, kind: TokenKind): string {
-    const cacheKey = `${signer.entry.kid}|${kind}`;
-    let segment = this.headerSegments.get(cacheKey);
-    if (segment === undefined) {
-      segment = Buffer.from(JSON.stringify({ alg: signer.entry.alg, kid: signer.entry.kid, typ: TYPES[kind] })).toString('base64url');
-      if (this.headerSegments.size >= HEADER_CACHE_SIZE) this.headerSegments.clear();
-      this.headerSegments.set(cacheKey, segment);
+    if (signer !== this.headerSigner) {
+      this.headerSigner = signer;
+      this.signerHeaders = {};
     }
-    return segment;
+    return (this.signerHeaders[kind] ??= Buffer.from(
+      JSON.stringify({ alg: signer.entry.alg, kid: signer.entry.kid, typ: TYPES[kind] }),
+    ).toString('base64url'));
   }
 
   private rememberHeader(segment: string, header: TokenHeader): void {
