@@ -13,7 +13,7 @@ import {
 } from '@app/jwt-rotation';
 import { createKeyv } from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
-import { Controller, Get, type INestApplication, Module, type DynamicModule, UseGuards } from '@nestjs/common';
+import { Controller, Get, type INestApplication, Injectable, Module, type DynamicModule, UseGuards } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
@@ -78,6 +78,24 @@ class ApiController {
   }
 }
 
+/** The documented extension point: a subclass that reads the token from its own header. */
+@Injectable()
+class HeaderTokenGuard extends JwtGuard {
+  protected override extractToken(request: { headers: Record<string, string | string[] | undefined> }): string | undefined {
+    const token = request.headers['x-access-token'];
+    return typeof token === 'string' ? token : undefined;
+  }
+}
+
+@Controller('custom')
+@UseGuards(HeaderTokenGuard)
+class CustomExtractionController {
+  @Get()
+  sub(@Claims('sub') sub: string): { sub: string } {
+    return { sub };
+  }
+}
+
 @Controller('open')
 class OpenController {
   @Get()
@@ -113,7 +131,7 @@ class GuardsTestModule {
           ...(redis ? { keyEncryptionSecret: 'a-test-key-encryption-secret-of-32+chars' } : {}),
         }),
       ],
-      controllers: [GuardedController, ApiController, OpenController, RolesOnlyController],
+      controllers: [GuardedController, ApiController, OpenController, RolesOnlyController, CustomExtractionController],
     };
   }
 }
@@ -183,6 +201,18 @@ describe.each(CASES)('per-route guards on the %s store, %s', (store, platform) =
     it('answers 401 invalid_token for a bad token on a guarded route', async () => {
       const response = await http().get('/guarded/sub').set('Authorization', bearer('a.b.c')).expect(401);
       expect(parseChallenge(response.headers['www-authenticate']).params).toMatchObject({ realm: ISSUER, error: 'invalid_token' });
+    });
+
+    it('lets a JwtGuard subclass take the token from elsewhere (extractToken), with the same refusals', async () => {
+      const token = await sign({});
+      expect(expectStatus(await http().get('/custom').set('X-Access-Token', token), 200).body).toEqual({ sub: 'carol' });
+      // The Bearer header is not where this guard looks: a good token there is no credential, a bad one no malformed request.
+      expect(
+        parseChallenge(expectStatus(await http().get('/custom').set('Authorization', bearer(token)), 401).headers['www-authenticate'])
+          .params,
+      ).toEqual({ realm: ISSUER });
+      const bad = expectStatus(await http().get('/custom').set('X-Access-Token', `${token}x`).set('Authorization', 'Bearer a b'), 401);
+      expect(parseChallenge(bad.headers['www-authenticate']).params).toMatchObject({ error: 'invalid_token' });
     });
 
     it('leaves unguarded routes open, with or without a token', async () => {

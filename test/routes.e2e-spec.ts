@@ -321,7 +321,7 @@ describe.each(STORES)('example app routes on the %s store', (store) => {
       expectInvalidToken(await get('/admin/keys', 'a.b.c'));
     });
 
-    // An empty credential is not a bad token but a malformed request: JwtGuard.extractToken answers
+    // An empty credential is not a bad token but a malformed request: JwtGuard answers
     // 400 invalid_request for it, as RFC 6750 §3.1 assigns. Still never a 5xx.
     it.each([
       ['an empty token (a Bearer header without a token)', 'Bearer'],
