@@ -10,6 +10,7 @@ import { fork } from 'node:child_process';
 export const ROUTES = [
   { id: 'bare', path: '/bare', label: '/bare (no guard)' },
   { id: 'noop', path: '/noop', label: '/noop (reference guard: Bearer header present)' },
+  { id: 'floor', path: '/floor', label: '/floor (crypto floor guard: the node:crypto signature check alone, no JSON, no claims)' },
   { id: 'jwt', path: '/jwt', label: 'JwtGuard' },
   { id: 'jwt-roles', path: '/jwt-roles', label: 'JwtGuard + RolesGuard' },
   {

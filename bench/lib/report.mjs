@@ -192,6 +192,16 @@ function httpSection(http) {
         `@nestjs/jwt guard ÷ JwtGuard: ${ratioCell(pairedRatios(pairedDifferences(field(runs['nestjs-jwt'], 'cpuPerRequestUs'), noopCpu), jwtOver), 1)}.`,
       '',
     );
+    if (runs.floor) {
+      const floorCpu = field(runs.floor, 'cpuPerRequestUs');
+      lines.push(
+        `The signature alone, inside this server: /floor costs ${ratioCell(pairedDifferences(floorCpu, noopCpu), 1)} µs/req over /noop ` +
+          `and serves ${ratioCell(pairedRatios(field(runs.floor, 'rps'), bare))} × /bare, the most any verifying guard could; ` +
+          `JwtGuard's own work beyond it (header, JSON, claims, revocations, request.user) is ` +
+          `${ratioCell(pairedDifferences(field(runs.jwt, 'cpuPerRequestUs'), floorCpu), 1)} µs/req.`,
+        '',
+      );
+    }
     const verified = [...runs.jwt, ...runs['jwt-roles']];
     const storeAll = sum(verified.map((run) => run.store.commands));
     lines.push(

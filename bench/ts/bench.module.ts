@@ -21,7 +21,7 @@ import type { KeyObject } from 'node:crypto';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { JwtGuard, JwtRotationModule, RolesGuard, Roles, type JwtAlgorithm } from '../../libs/jwt-rotation/src';
 import { KeyRotationService } from '../../libs/jwt-rotation/src/keys/key-rotation.service';
-import { benchAlgorithm, type BenchKeys } from './algorithms';
+import { benchAlgorithm, type BenchKeys, type Floor } from './algorithms';
 import { readSigningKey } from './key-material';
 import { AUDIENCE, ISSUER, REQUIRED_ROLE } from './shape';
 
@@ -88,6 +88,26 @@ export class BearerPresentGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const header = context.switchToHttp().getRequest<BenchRequest>().headers.authorization;
     if (typeof header !== 'string' || !/^Bearer ./i.test(header)) throw new UnauthorizedException();
+    return true;
+  }
+}
+
+/**
+ * The crypto floor as a guard: the Bearer token's signature checked with node:crypto and the
+ * bench key (the micro bench's floor), no JSON and no claims. No verifying guard can cost less, so
+ * its CPU over /noop is what the signature alone costs inside a server.
+ */
+@Injectable()
+export class CryptoFloorGuard implements CanActivate {
+  private readonly floor: Floor;
+
+  constructor(@Inject(BENCH_KEYS) keys: BenchKeyObjects, @Inject(BenchConfigToken) config: BenchConfig) {
+    this.floor = benchAlgorithm(config.algorithm).floor(keys);
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    const header = context.switchToHttp().getRequest<BenchRequest>().headers.authorization;
+    if (typeof header !== 'string' || !/^Bearer ./i.test(header) || !this.floor.verify(header.slice(7))) throw new UnauthorizedException();
     return true;
   }
 }
@@ -184,6 +204,12 @@ export class BenchController {
     return request.user ?? this.claims.value;
   }
 
+  @Get('floor')
+  @UseGuards(CryptoFloorGuard)
+  floor(@Req() request: BenchRequest): unknown {
+    return request.user ?? this.claims.value;
+  }
+
   @Get('jwt')
   @UseGuards(JwtGuard)
   jwt(@Req() request: BenchRequest): unknown {
@@ -234,6 +260,7 @@ export class BenchAppModule {
         { provide: BenchConfigToken, useValue: config },
         ResponseClaims,
         BearerPresentGuard,
+        CryptoFloorGuard,
         NestJwtGuard,
         {
           provide: JwtService,
