@@ -35,7 +35,7 @@ const SETTINGS = quick
   : {
       // Many short rounds rather than a few long ones: two cases compared within a round run close
       // together in time, so load that comes and goes on a shared machine hits both alike.
-      http: { connections: 32, seconds: 2, warmupSeconds: 2, rounds: 8 },
+      http: { connections: 32, seconds: 2, warmupSeconds: 1, rounds: 8 },
       rotation: { connections: 32, seconds: 2, warmupSeconds: 1, rounds: 6, rotationInterval: '3s', tokenEveryMs: 250 },
     };
 
