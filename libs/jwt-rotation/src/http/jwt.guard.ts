@@ -35,6 +35,19 @@ const BEARER = /^Bearer +[A-Za-z0-9\-._~+/]+=*$/i;
 const SCHEME = /^Bearer(?: |$)/i;
 
 /**
+ * The credential of a `Bearer` `Authorization` header, as sent, with its syntax unchecked;
+ * `undefined` when there is none. JwtGuard checks the syntax (BEARER) only for a token that fails
+ * to verify: the check scans the whole header (about a tenth of a verification), and a token that
+ * verifies was signed by this service's key ring, which signs nothing but base64url.
+ */
+function bearerCredential(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string' || !SCHEME.test(header)) return undefined;
+  let start = 'Bearer'.length;
+  while (header.charCodeAt(start) === 0x20) start++;
+  return header.slice(start);
+}
+
+/**
  * Verifies the Bearer access token of an HTTP request and puts its claims on `request.user`.
  * Works per route (`@UseGuards(JwtGuard)`) or globally (`APP_GUARD`); `@Public()` skips it and
  * `@Audience()` chooses the audience required. Refusals are 401 with an RFC 6750 challenge,
@@ -47,7 +60,14 @@ export class JwtGuard implements CanActivate {
     protected readonly reflector: Reflector,
     @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedJwtRotationOptions,
     protected readonly rejections: TokenRejections,
-  ) {}
+  ) {
+    // Tokens this service's own key ring signed are well formed by construction; a foreign issuer's
+    // (verify-only) are not, nor what an overridden extractToken returns (see bearerCredential).
+    this.defersSyntaxCheck = this.extractToken === JwtGuard.prototype.extractToken && options.verifyOnly === undefined;
+  }
+
+  /** Whether the Bearer syntax is checked only for a token that fails to verify. */
+  private readonly defersSyntaxCheck: boolean;
 
   /** @Public() and @Audience() of each route (controller, then handler), read on its first request. */
   private readonly routes = new WeakMap<object, WeakMap<object, RouteMetadata>>();
@@ -56,7 +76,8 @@ export class JwtGuard implements CanActivate {
     const route = this.routeMetadata(context);
     if (route.isPublic) return true;
     const request = context.switchToHttp().getRequest<HttpRequestLike>();
-    const token = this.extractToken(request, context);
+    const deferred = this.defersSyntaxCheck;
+    const token = deferred ? bearerCredential(request.headers.authorization) : this.extractToken(request, context);
     if (token === undefined) {
       this.rejections.record({ code: 'ERR_TOKEN_MISSING', route: routeOf(context, request), kid: undefined });
       throw this.onUnauthorized(context);
@@ -68,30 +89,28 @@ export class JwtGuard implements CanActivate {
     } catch (error) {
       // Only a kid this instance has not seen yet leaves the synchronous path: another instance
       // may have rotated. The reload behind it is shared and rate-limited.
-      if (!(error instanceof UnknownKeyError)) throw this.refuse(context, error, token);
+      if (!(error instanceof UnknownKeyError)) throw this.refuse(context, error, token, deferred);
       return this.tokens.verifyAsync(token, { audience }).then(
         (claims) => {
           this.attach(request, claims);
           return true;
         },
         (retryError: unknown) => {
-          throw this.refuse(context, retryError, token);
+          throw this.refuse(context, retryError, token, deferred);
         },
       );
     }
   }
 
   /**
-   * The credential of a `Bearer` `Authorization` header, as sent; `undefined` when there is none.
-   * Its syntax is checked only when it fails to verify (see {@link refuse}): a token that verifies
-   * is one the issuer signed, so it is well formed, and the check scans the whole token.
+   * The token from the `Authorization` header; `undefined` when there is no Bearer credential.
+   * A Bearer header that is not exactly one token is a malformed request (RFC 6750 §3.1).
    */
-  protected extractToken(request: HttpRequestLike, _context: ExecutionContext): string | undefined {
+  protected extractToken(request: HttpRequestLike, context: ExecutionContext): string | undefined {
     const header = request.headers.authorization;
-    if (typeof header !== 'string' || !SCHEME.test(header)) return undefined;
-    let start = 'Bearer'.length;
-    while (header.charCodeAt(start) === 0x20) start++;
-    return header.slice(start);
+    const token = bearerCredential(header);
+    if (token !== undefined && !BEARER.test(header as string)) throw this.malformedRequest(context, request);
+    return token;
   }
 
   /** Sets the `WWW-Authenticate` challenge and returns the exception to throw. */
@@ -128,15 +147,15 @@ export class JwtGuard implements CanActivate {
     return route;
   }
 
-  private refuse(context: ExecutionContext, error: unknown, token: string): unknown {
+  private malformedRequest(context: ExecutionContext, request: HttpRequestLike): HttpException {
+    this.rejections.record({ code: 'ERR_AUTHORIZATION_MALFORMED', route: routeOf(context, request), kid: undefined });
+    return this.onUnauthorized(context, 'invalid_request', 'The Authorization header must be Bearer and one token');
+  }
+
+  private refuse(context: ExecutionContext, error: unknown, token: string, syntaxUnchecked: boolean): unknown {
     if (!(error instanceof TokenVerificationError)) return error;
     const request = context.switchToHttp().getRequest<HttpRequestLike>();
-    const header = request.headers.authorization;
-    // A Bearer header that is not exactly one token is a malformed request (RFC 6750 §3.1).
-    if (typeof header === 'string' && header.endsWith(token) && SCHEME.test(header) && !BEARER.test(header)) {
-      this.rejections.record({ code: 'ERR_AUTHORIZATION_MALFORMED', route: routeOf(context, request), kid: undefined });
-      return this.onUnauthorized(context, 'invalid_request', 'The Authorization header must be Bearer and one token');
-    }
+    if (syntaxUnchecked && !BEARER.test(request.headers.authorization as string)) return this.malformedRequest(context, request);
     this.rejections.record({ code: error.code, route: routeOf(context, request), kid: loggableKid(token) });
     return this.onUnauthorized(context, 'invalid_token', ERROR_DESCRIPTIONS[error.code] ?? 'The access token is invalid');
   }
