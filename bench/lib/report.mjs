@@ -93,7 +93,9 @@ function httpTargets(http, targets) {
     });
     targets.push({
       ...atMost(`Server CPU of JwtGuard over /noop, HS256, ${name}`, pairedDifferences(cpu('jwt'), cpu('noop')), 6, 'µs/req'),
-      bound: floorBound(() => `/floor (signature check alone) over /noop ${ratioCell(pairedDifferences(cpu('floor'), cpu('noop')), 1)} µs/req`),
+      bound: floorBound(
+        () => `/floor (signature check alone) over /noop ${ratioCell(pairedDifferences(cpu('floor'), cpu('noop')), 1)} µs/req`,
+      ),
     });
     const verified = [...runs.jwt, ...runs['jwt-roles']];
     const fromRequests = sum(verified.map((run) => run.store.outsideReconcile + run.store.unknownKidReloads));
@@ -299,7 +301,13 @@ export function renderReport(results) {
     '',
     table(
       ['Target', 'Measured', 'Required', 'Result', 'Bound in this run'],
-      targets.map((t) => [t.name, t.measured, t.required, t.met ? `**${t.margin}**` : `**MISSED**${t.margin.slice('missed'.length)}`, t.bound ?? '']),
+      targets.map((t) => [
+        t.name,
+        t.measured,
+        t.required,
+        t.met ? `**${t.margin}**` : `**MISSED**${t.margin.slice('missed'.length)}`,
+        t.bound ?? '',
+      ]),
     ),
     '',
   ];
