@@ -6,6 +6,7 @@ import { AppModule } from '../src/app.module';
 import { configureApp } from '../src/app.setup';
 import { type ExampleApp, startExampleApp } from './support/example-app';
 import { allPropertyNames, bearer, headerOf, KEY_MATERIAL_FIELDS } from './support/http';
+import { openField, openValue } from './support/sealed';
 
 type RedisClient = ReturnType<typeof createClient>;
 
@@ -20,19 +21,9 @@ const INTERVAL = 15 * DAY;
 const LONGEST_TOKEN = 30 * DAY;
 const TOLERANCE = 30_000;
 
-/** The stored record of a key, unwrapped from Keyv's `{"value":…,"expires":…}` envelope if there is one. */
+/** The stored record of a key: the library's own sealed value (see support/sealed.ts), never Keyv's envelope. */
 function unwrap(raw: string): Record<string, unknown> {
-  let value: unknown = JSON.parse(raw);
-  if (
-    typeof value === 'object' &&
-    value !== null &&
-    'value' in value &&
-    Object.keys(value).every((k) => k === 'value' || k === 'expires')
-  ) {
-    value = (value as { value: unknown }).value;
-  }
-  if (typeof value === 'string') value = JSON.parse(value);
-  return value as Record<string, unknown>;
+  return openValue(raw) as Record<string, unknown>;
 }
 
 describe('what the library writes to Redis', () => {
@@ -61,7 +52,7 @@ describe('what the library writes to Redis', () => {
     expect(Object.keys(hash).sort()).toEqual(['g:0', 'g:1']);
     const { access_token } = await example.login('alice');
     const listed = (await keysOf(example, access_token)).map((k) => k.kid).sort();
-    const generations = Object.values(hash).map((value) => JSON.parse(value) as Record<string, unknown>);
+    const generations = Object.values(hash).map((value) => JSON.parse(openField(value)) as Record<string, unknown>);
     expect(generations.map((g) => g.kid).sort()).toEqual(listed);
     for (const generation of generations) {
       expect(Object.keys(generation).sort()).toEqual(['activatesAt', 'alg', 'createdAt', 'kid', 'retiresAt']);
@@ -70,7 +61,7 @@ describe('what the library writes to Redis', () => {
 
   it('stores every key under <prefix>:key:<kid> with a TTL and its material encrypted', async () => {
     const generations = Object.values(await ring()).map(
-      (value) => JSON.parse(value) as { kid: string; createdAt: number; retiresAt: number },
+      (value) => JSON.parse(openField(value)) as { kid: string; createdAt: number; retiresAt: number },
     );
     expect(generations).toHaveLength(2);
     const stored = [];
@@ -119,7 +110,7 @@ describe('what the library writes to Redis', () => {
     expect(rotated).toHaveProperty('ret:0');
     expect(rotated).toHaveProperty('act:1');
     expect(rotated).toHaveProperty('ret:1');
-    const g2 = JSON.parse(rotated['g:2']) as { kid: string };
+    const g2 = JSON.parse(openField(rotated['g:2'])) as { kid: string };
     expect(await redis.pTTL(`${prefix()}:key:${g2.kid}`)).toBeGreaterThan(0);
 
     const after = (await example.login('alice')).access_token;
@@ -130,8 +121,8 @@ describe('what the library writes to Redis', () => {
       .set('Authorization', bearer(after))
       .expect(204);
     const revoked = await ring();
-    expect(Number(revoked[`rev:${oldKid}`])).toBeGreaterThan(0);
-    const names = allPropertyNames(Object.values(revoked).map((v) => (v.startsWith('{') ? JSON.parse(v) : v)));
+    expect(Number(openField(revoked[`rev:${oldKid}`]))).toBeGreaterThan(0);
+    const names = allPropertyNames(Object.values(revoked).map((v) => (openField(v).startsWith('{') ? JSON.parse(openField(v)) : v)));
     for (const field of KEY_MATERIAL_FIELDS) expect(names.has(field)).toBe(false);
   });
 

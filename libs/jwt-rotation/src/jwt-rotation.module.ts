@@ -13,8 +13,9 @@ import { KeyRing } from './keys/key-ring';
 import { KeyRotationService } from './keys/key-rotation.service';
 import { KEY_SOURCE, type KeySource } from './keys/key-source';
 import { RemoteJwksKeySource } from './keys/remote-jwks.key-source';
+import { AuthenticatedStore } from './store/authenticated-store';
 import { CacheRotationStore } from './store/cache-rotation-store';
-import { ROTATION_STORE, type RotationStore } from './store/rotation-store';
+import { ROTATION_STORE } from './store/rotation-store';
 import { RevocationView } from './sessions/revocation-view';
 import { RevocationService } from './sessions/revocation.service';
 import { SessionService } from './sessions/session.service';
@@ -39,22 +40,24 @@ const providers: Provider[] = [
             'or pass it to JwtRotationModule.forRootAsync({ imports: [CacheModule.register()] })',
         ]);
       }
-      return new CacheRotationStore(cache);
-    },
-    inject: [JWT_ROTATION_OPTIONS, { token: CACHE_MANAGER, optional: true }],
-  },
-  {
-    provide: KEY_ENCRYPTION,
-    useFactory: (options: ResolvedJwtRotationOptions, store: RotationStore) => {
-      if (options.keyEncryptionSecret) return new KeyEncryption(options.keyEncryptionSecret);
-      if (store.shared && !options.verifyOnly) {
+      const store = new CacheRotationStore(cache);
+      if (!store.shared) return store;
+      if (!options.keyEncryptionSecret) {
         throw new ConfigurationError([
           'keyEncryptionSecret is required when the cache store is shared (Redis or any store other than the in-memory one): ' +
             'set it to the same secret of at least 32 characters on every instance, e.g. from `openssl rand -base64 48`',
         ]);
       }
-      return KeyEncryption.ephemeral();
+      // What other processes can write is trusted only when it carries this secret's MAC.
+      return new AuthenticatedStore(store, options.keyEncryptionSecret);
     },
+    inject: [JWT_ROTATION_OPTIONS, { token: CACHE_MANAGER, optional: true }],
+  },
+  {
+    provide: KEY_ENCRYPTION,
+    // ROTATION_STORE has refused a shared store without a secret: an ephemeral key is for a store that dies with this process.
+    useFactory: (options: ResolvedJwtRotationOptions) =>
+      options.keyEncryptionSecret ? new KeyEncryption(options.keyEncryptionSecret) : KeyEncryption.ephemeral(),
     inject: [JWT_ROTATION_OPTIONS, ROTATION_STORE],
   },
   KeyRing,

@@ -28,3 +28,18 @@ export function prepareKeyMaterial(kid: string, alg: JwtAlgorithm, jwk: JWK): Pr
   }
   return prepareAsymmetricKey(kid, alg, jwk);
 }
+
+/**
+ * Stands in for a revoked key whose material is gone from the store (revoking deletes it, so
+ * deleting the revocation alone cannot bring the key back): it verifies nothing and signs nothing.
+ */
+export function revokedKeyPlaceholder(kid: string, alg: JwtAlgorithm): PreparedKey {
+  return {
+    kid,
+    alg,
+    sign() {
+      throw new TypeError(`Key ${kid} is revoked: it cannot sign`);
+    },
+    verify: () => false,
+  };
+}

@@ -24,6 +24,17 @@ describe('KeyRing', () => {
     expect(ring.signer(50)).toBeUndefined();
   });
 
+  it('never signs with an orphaned key (one the store no longer lists), even as the fallback, but keeps it for verifying', () => {
+    const ring = new KeyRing();
+    const orphan = { ...ringKey(1, 100, 200), orphaned: true as const };
+    ring.replace([ringKey(0, 0, 150), orphan]);
+    expect(ring.signer(120)?.entry.kid).toBe('k0');
+    expect(ring.signer(500)?.entry.kid).toBe('k0');
+    ring.replace([orphan]);
+    expect(ring.signer(120)).toBeUndefined();
+    expect(ring.get('k1')).toBe(orphan);
+  });
+
   it('goes on signing with the latest key when the schedule has run out (store unreachable)', () => {
     const ring = new KeyRing();
     ring.replace([ringKey(0, 0, 100), ringKey(1, 100, 200)]);

@@ -7,6 +7,11 @@ export interface RingKey {
   readonly key: PreparedKey;
   /** After this moment no token the key signed can be valid. */
   readonly expiresAt: number;
+  /**
+   * The store no longer lists this key (it lost its data): it goes on verifying the tokens it
+   * signed, but never signs again, since an instance started afterwards could not verify it.
+   */
+  readonly orphaned?: true;
 }
 
 /**
@@ -58,8 +63,8 @@ export class KeyRing {
     let until = Infinity;
     for (const candidate of this.keys.values()) {
       const { entry } = candidate;
-      // A revoked key never signs; nor does a key of an algorithm no longer configured.
-      if (entry.revokedAt !== undefined || (alg !== undefined && entry.alg !== alg)) continue;
+      // A revoked or orphaned key never signs; nor does a key of an algorithm no longer configured.
+      if (entry.revokedAt !== undefined || candidate.orphaned || (alg !== undefined && entry.alg !== alg)) continue;
       if (entry.activatesAt > now) {
         until = Math.min(until, entry.activatesAt);
         continue;

@@ -25,7 +25,7 @@ import {
   revocationField,
   type ScheduleEntry,
 } from './key-schedule';
-import { generateKeyMaterial, prepareKeyMaterial } from './key-material';
+import { generateKeyMaterial, prepareKeyMaterial, revokedKeyPlaceholder } from './key-material';
 
 /** Metadata of one key, as `listKeys()` returns it. Never key material. */
 export interface KeyInfo {
@@ -60,6 +60,9 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
   private rerun: Promise<void> | undefined;
   /** Whether the current reconcile run created a key. */
   private changed = false;
+  /** Generations below this have a field in the store that failed authentication: never planned again. */
+  private firstFreeGeneration = 0;
+  private materialCheckedAt = -Infinity;
   private readonly reloader = new UnknownKidReloader(() => this.reconcile());
 
   constructor(
@@ -165,6 +168,7 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     const current = currentEntry(entries, now);
     const fields: Record<string, string> = { [revocationField(kid)]: String(now) };
     if (current?.kid === kid) {
+      fields[retirementField(entry.generation)] = String(now);
       const next = nextEntry(entries, current, now);
       if (next) {
         fields[activationField(next.generation)] = String(now);
@@ -172,6 +176,8 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
       }
     }
     await this.store.hashSet(this.keys.ring, fields);
+    // Without its material the key cannot come back by someone deleting the revocation field.
+    await this.store.delete(this.keys.material(kid));
     this.logger.warn(`Key ${kid} revoked`);
     await this.reconcile();
     await this.announceChange();
@@ -210,13 +216,15 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
 
   private async reconcileOnce(): Promise<void> {
     this.changed = false;
-    let entries = await this.readSchedule();
-    // Each pass creates at most one key; two cover "no current key" and "no next key".
-    for (let pass = 0; pass < 3; pass++) {
-      const planned = plan(entries, Date.now(), this.options.rotationIntervalMs, this.options.algorithm);
+    let entries = await this.retireLost(await this.readSchedule());
+    // Each pass creates at most one key; two cover "no current key" and "no next key", one more a
+    // generation taken by a field that fails authentication.
+    for (let pass = 0; pass < 4; pass++) {
+      const planned = plan(entries, Date.now(), this.options.rotationIntervalMs, this.options.algorithm, this.firstFreeGeneration);
       if (!planned) break;
-      await this.create(planned);
+      const won = await this.create(planned);
       entries = await this.readSchedule();
+      if (!won && !entries.some((e) => e.generation === planned.generation)) this.foreignGeneration(planned.generation, entries);
     }
     const now = Date.now();
     const expired = entries.filter((e) => this.expiresAt(e) <= now);
@@ -240,7 +248,8 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     await this.store.publish(this.keys.events, JSON.stringify({ t: 'ring' })).catch(() => undefined);
   }
 
-  private async create(planned: PlannedKey): Promise<void> {
+  /** @returns whether this instance's key took the generation. */
+  private async create(planned: PlannedKey): Promise<boolean> {
     const { algorithm: alg, maxTokenLifetimeMs, clockToleranceMs, rotationIntervalMs } = this.options;
     const { kid, jwk } = await generateKeyMaterial(alg, this.options);
     const createdAt = Date.now();
@@ -263,28 +272,84 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     } else {
       await this.store.delete(this.keys.material(kid));
     }
+    return won;
+  }
+
+  /**
+   * Another writer holds the generation's field, yet it fails authentication. Before this instance
+   * holds any key that means the ring was written under another keyEncryptionSecret (or by an
+   * older version of the library): starting would split the fleet, so startup stops. Afterwards
+   * it is tampering: the generation is skipped, and the next one is planned.
+   */
+  private foreignGeneration(generation: number, verified: readonly ScheduleEntry[]): void {
+    if (this.ring.size === 0 && verified.length === 0) {
+      throw new KeyDecryptionError(
+        'The key ring in the store fails authentication: keyEncryptionSecret differs from the one it was written with, ' +
+          'or it was written by an older version of nest-jwt-rotation. Use the same keyEncryptionSecret on every instance, ' +
+          'or a new keyPrefix to start a fresh key ring.',
+      );
+    }
+    this.logger.warn(`Key ring generation ${generation} fails authentication in the store: skipped`);
+    this.firstFreeGeneration = Math.max(this.firstFreeGeneration, generation + 1);
+  }
+
+  /**
+   * The current or next key whose material the store lost (eviction, a flush of that key alone)
+   * stops being scheduled: an instance started now could not verify what it signs. Its holders go
+   * on verifying its tokens; the plan then makes a new key, which every instance can load.
+   */
+  private async retireLost(entries: ScheduleEntry[]): Promise<ScheduleEntry[]> {
+    const now = Date.now();
+    // Once a tick is enough, and reloads for unknown kids must not add reads; a store that lives
+    // in this process loses nothing on its own.
+    if (!this.store.shared || now - this.materialCheckedAt < this.options.reconcileIntervalMs) return entries;
+    this.materialCheckedAt = now;
+    const current = currentEntry(entries, now, this.options.algorithm);
+    const next = nextEntry(entries, current, now, this.options.algorithm);
+    const lost: Record<string, string> = {};
+    for (const entry of [current, next]) {
+      if (!entry || (await this.store.get<KeyRecord>(this.keys.material(entry.kid)))) continue;
+      this.logger.warn(`Key ${entry.kid} has lost its material in the store: a new key takes its place`);
+      lost[retirementField(entry.generation)] = String(entry === current ? now : entry.activatesAt);
+    }
+    if (Object.keys(lost).length === 0) return entries;
+    await this.store.hashSet(this.keys.ring, lost);
+    this.changed = true;
+    return this.readSchedule();
   }
 
   private async load(entries: readonly ScheduleEntry[]): Promise<void> {
     const loaded: RingKey[] = [];
     let failures = 0;
-    for (const entry of entries) {
-      const known = this.ring.get(entry.kid);
+    for (const stored of entries) {
+      const known = this.ring.get(stored.kid);
+      if (known && known.key.alg !== stored.alg) {
+        // A key's algorithm is fixed when it is made (RFC 8725 §3.1): one key never verifies under two.
+        this.logger.error(`Key ${stored.kid} refused: its algorithm changed in the store; the key held keeps its own`);
+        loaded.push(known);
+        continue;
+      }
+      // Revocation is monotonic here: a revocation removed from the store is still one.
+      const revokedAt = stored.revokedAt ?? known?.entry.revokedAt;
+      const entry = revokedAt === stored.revokedAt ? stored : { ...stored, revokedAt };
       const key =
         known?.key ??
-        (await this.loadKey(entry).catch((error: unknown) => {
-          failures++;
-          this.logger.error(`Key ${entry.kid} refused: ${describe(error)}`);
-          return undefined;
-        }));
+        (revokedAt !== undefined
+          ? revokedKeyPlaceholder(entry.kid, entry.alg)
+          : await this.loadKey(entry).catch((error: unknown) => {
+              failures++;
+              this.logger.error(`Key ${entry.kid} refused: ${describe(error)}`);
+              return undefined;
+            }));
       if (key) loaded.push({ entry, key, expiresAt: this.expiresAt(entry) });
     }
     // A key this instance holds that the store no longer lists (the store lost its data) goes on
-    // verifying until it would have expired anyway: its tokens are still valid.
+    // verifying until it would have expired anyway: its tokens are still valid. It never signs
+    // again, since no instance started from now on has it.
     const listed = new Set(entries.map((e) => e.kid));
     const now = Date.now();
     for (const held of this.ring.all()) {
-      if (!listed.has(held.entry.kid) && held.expiresAt > now) loaded.push(held);
+      if (!listed.has(held.entry.kid) && held.expiresAt > now) loaded.push(held.orphaned ? held : { ...held, orphaned: true });
     }
     if (loaded.length === 0 && failures > 0 && this.ring.size === 0) {
       throw new KeyDecryptionError(

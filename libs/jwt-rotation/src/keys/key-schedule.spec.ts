@@ -25,6 +25,23 @@ function hashOf(...entries: Array<{ g: number; kid: string; from: number; to: nu
 }
 
 describe('key schedule', () => {
+  it('never plans a generation below firstFreeGeneration (a field there fails authentication)', () => {
+    expect(plan([], 10 * H, H, 'HS256', 3)?.generation).toBe(3);
+    const entries = parseSchedule(hashOf({ g: 0, kid: 'a', from: 9 * H, to: 11 * H }));
+    expect(plan(entries, 10 * H, H, 'HS256', 5)?.generation).toBe(5);
+    expect(plan(entries, 10 * H, H, 'HS256', 0)?.generation).toBe(1);
+  });
+
+  it('takes a next key whose window was closed before it opened (its material was lost) for no next key', () => {
+    const now = 10 * H;
+    const hash = hashOf({ g: 0, kid: 'a', from: 9 * H, to: 11 * H }, { g: 1, kid: 'b', from: 11 * H, to: 12 * H });
+    hash[retirementField(1)] = String(11 * H);
+    const entries = parseSchedule(hash);
+    const current = currentEntry(entries, now);
+    expect(nextEntry(entries, current, now)).toBeUndefined();
+    expect(plan(entries, now, H)).toEqual({ generation: 2, activatesAt: 11 * H, retiresAt: 12 * H });
+  });
+
   it('plans a current key, then a next one that starts when the current retires', () => {
     const now = 10 * H;
     const first = plan([], now, H)!;

@@ -99,7 +99,8 @@ export function nextEntry(
 ): ScheduleEntry | undefined {
   let best: ScheduleEntry | undefined;
   for (const entry of entries) {
-    if (entry.revokedAt !== undefined || entry.activatesAt <= now || entry === current) continue;
+    // A window closed before it opened is a next key whose material the store lost: it never signs.
+    if (entry.revokedAt !== undefined || entry.activatesAt <= now || entry.retiresAt <= entry.activatesAt || entry === current) continue;
     if (alg !== undefined && entry.alg !== alg) continue;
     if (!best || entry.activatesAt < best.activatesAt) best = entry;
   }
@@ -124,8 +125,15 @@ export interface PlannedKey {
  * instances racing on the same state plan the same generation and the store's create-if-absent
  * picks one winner.
  */
-export function plan(entries: readonly ScheduleEntry[], now: number, intervalMs: number, alg?: JwtAlgorithm): PlannedKey | undefined {
-  const generation = entries.length === 0 ? 0 : entries[entries.length - 1].generation + 1;
+export function plan(
+  entries: readonly ScheduleEntry[],
+  now: number,
+  intervalMs: number,
+  alg?: JwtAlgorithm,
+  /** Generations whose field exists but failed authentication: never planned again. */
+  firstFreeGeneration = 0,
+): PlannedKey | undefined {
+  const generation = Math.max(firstFreeGeneration, entries.length === 0 ? 0 : entries[entries.length - 1].generation + 1);
   // Keys of another algorithm (the configuration changed) verify until they expire, never sign.
   const current = currentEntry(entries, now, alg);
   if (!current) {

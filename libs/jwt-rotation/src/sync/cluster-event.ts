@@ -7,12 +7,15 @@ export type ClusterEvent =
 
 /** Parses an event; anything that is not one (another publisher on the channel) is `undefined`. */
 export function parseClusterEvent(raw: string): ClusterEvent | undefined {
-  let value: unknown;
   try {
-    value = JSON.parse(raw);
+    return clusterEventOf(JSON.parse(raw));
   } catch {
     return undefined;
   }
+}
+
+/** The event a stored or published value holds, or `undefined` when it holds none. */
+export function clusterEventOf(value: unknown): ClusterEvent | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const event = value as Record<string, unknown>;
   if (event.t === 'ring') return { t: 'ring' };

@@ -127,7 +127,8 @@ export class TokenService {
     const held = this.ring.get(header.kid);
     if (!held) throw new UnknownKeyError('The token was signed with a key this service does not know');
     if (held.entry.revokedAt !== undefined) throw new RevokedKeyError('The token was signed with a revoked key');
-    if (held.entry.alg !== header.alg) throw new AlgorithmNotAllowedError('The token algorithm does not match its key');
+    // The prepared key's own algorithm, pinned when it was made: nothing read later can re-label it.
+    if (held.key.alg !== header.alg) throw new AlgorithmNotAllowedError('The token algorithm does not match its key');
     const signingInput = token.slice(0, dot2);
     if (!held.key.verify(signingInput, token.slice(dot2 + 1))) throw new InvalidSignatureError('The token signature is invalid');
     if (cachedHeader === undefined) this.rememberHeader(headerSegment, header);
