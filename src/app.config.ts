@@ -19,6 +19,8 @@ export interface AppConfig {
   /** Set: verify-only mode, keys from this JWKS URL of the issuer (asymmetric algorithms). */
   jwksUri?: string;
   jwksRefreshInterval?: string;
+  /** false: session cookies without `Secure`, for http:// development on browsers other than Chromium and Firefox. */
+  cookieSecure?: boolean;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -38,5 +40,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sessionMaxLifetime: env.JWT_SESSION_MAX_LIFETIME || undefined,
     jwksUri: env.JWT_JWKS_URI || undefined,
     jwksRefreshInterval: env.JWT_JWKS_REFRESH_INTERVAL || undefined,
+    cookieSecure: env.JWT_COOKIE_SECURE === 'false' ? false : undefined,
   };
 }

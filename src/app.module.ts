@@ -9,6 +9,8 @@ import { AdminController } from './admin/admin.controller';
 import type { AppConfig } from './app.config';
 import { ArticlesController } from './articles/articles.controller';
 import { AuthController } from './auth/auth.controller';
+import { CookieAuthController } from './auth/cookie-auth.controller';
+import { PageController } from './browser/page.controller';
 import { HealthController } from './health.controller';
 import { MeController } from './me.controller';
 import { UsersService } from './users/users.service';
@@ -41,9 +43,11 @@ export class AppModule {
           refreshReuseInterval: config.refreshReuseInterval,
           sessionIdleTimeout: config.sessionIdleTimeout,
           sessionMaxLifetime: config.sessionMaxLifetime,
+          // Browser sessions in httpOnly cookies (the page at /); the refresh cookie goes only to /auth/cookie.
+          cookies: { refreshPath: '/auth/cookie', ...(config.cookieSecure === false ? { secure: false } : {}) },
         }),
       ],
-      controllers: [AuthController, KeysController, JwksController, ...VERIFYING_CONTROLLERS],
+      controllers: [AuthController, CookieAuthController, PageController, KeysController, JwksController, ...VERIFYING_CONTROLLERS],
       // Every route needs a valid access token unless it is marked @Public().
       providers: [
         UsersService,

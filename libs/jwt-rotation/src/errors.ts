@@ -19,6 +19,7 @@ export type JwtRotationErrorCode =
   | 'ERR_JWT_REVOKED'
   | 'ERR_REFRESH_TOKEN_INVALID'
   | 'ERR_REFRESH_TOKEN_REUSED'
+  | 'ERR_CSRF_REJECTED'
   | 'ERR_NO_SIGNING_KEY'
   | 'ERR_KEY_DECRYPTION_FAILED'
   | 'ERR_STORE_UNAVAILABLE'
@@ -92,6 +93,14 @@ export class RefreshTokenInvalidError extends JwtRotationError {
 /** A refresh token presented again after it was rotated: treated as theft, the whole session is revoked. */
 export class RefreshTokenReusedError extends JwtRotationError {
   readonly code = 'ERR_REFRESH_TOKEN_REUSED' as const;
+}
+
+/**
+ * A state-changing request authenticated by a session cookie came without a valid CSRF token, or
+ * from another origin. Maps to a 403.
+ */
+export class CsrfRejectedError extends JwtRotationError {
+  readonly code = 'ERR_CSRF_REJECTED' as const;
 }
 
 /** Signing was asked for before any key could be loaded (the store was never reachable). */

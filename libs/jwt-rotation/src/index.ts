@@ -11,6 +11,9 @@ export type { KeyInfo } from './keys/key-rotation.service';
 export type { KeyStatus } from './keys/key-schedule';
 export { TokenService } from './tokens/token.service';
 export { SessionService } from './sessions/session.service';
+export { SessionCookies } from './cookies/session-cookies.service';
+export type { CookieSessionResponse } from './cookies/session-cookies.service';
+export type { SessionCookieOptions } from './cookies/cookie.options';
 export type { IssueSessionOptions, SessionContext, SessionInfo, TokenPair } from './sessions/session.types';
 export type { DecodedToken, SignOptions, TokenKind, VerifiedClaims, VerifyOptions } from './tokens/token.types';
 
@@ -31,6 +34,7 @@ export type { RotationStore } from './store/rotation-store';
 export {
   AlgorithmNotAllowedError,
   ConfigurationError,
+  CsrfRejectedError,
   InvalidAudienceError,
   InvalidClaimError,
   InvalidIssuerError,

@@ -1,6 +1,7 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Module, type Provider } from '@nestjs/common';
 import { type Cache, createCache } from 'cache-manager';
+import { SessionCookies } from './cookies/session-cookies.service';
 import { ConfigurationError } from './errors';
 import { PermissionsGuard, RolesGuard } from './http/claim-values.guard';
 import { JwtGuard } from './http/jwt.guard';
@@ -75,6 +76,7 @@ const providers: Provider[] = [
   RevocationView,
   RevocationService,
   SessionService,
+  SessionCookies,
   ClusterSyncService,
   TokenService,
   TokenRejections,
@@ -107,6 +109,7 @@ const providers: Provider[] = [
     KeyRing,
     KeyRotationService,
     SessionService,
+    SessionCookies,
     TokenService,
     TokenRejections,
     JwtGuard,

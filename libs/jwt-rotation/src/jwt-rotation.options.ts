@@ -13,6 +13,7 @@ import {
   validateSync,
   type ValidationArguments,
 } from 'class-validator';
+import { type ResolvedCookieOptions, resolveCookieOptions, type SessionCookieOptions } from './cookies/cookie.options';
 import { type Duration, parseDuration } from './duration';
 import { ConfigurationError } from './errors';
 import {
@@ -84,6 +85,11 @@ export interface JwtRotationModuleOptions {
   verifyOnly?: VerifyOnlyOptions;
   /** Run the scheduled reconcile tick. Turn off only to drive rotation yourself. @default true */
   scheduleRotation?: boolean;
+  /**
+   * Tokens in httpOnly cookies for browser apps, with CSRF defence (see `SessionCookies`).
+   * Opt-in: `cookies: {}` turns them on with the defaults. @default undefined (off)
+   */
+  cookies?: SessionCookieOptions;
 }
 
 export interface VerifyOnlyOptions {
@@ -124,6 +130,8 @@ export interface ResolvedJwtRotationOptions {
   readonly maxTokenLifetimeMs: number;
   /** Period of the reconcile tick: a fraction of the rotation interval, so the next key is loaded well before it signs. */
   readonly reconcileIntervalMs: number;
+  /** Session cookies, when on. */
+  readonly cookies: ResolvedCookieOptions | undefined;
 }
 
 /** Shortest rotation interval: the next key must be published and loaded by every instance before it signs. */
@@ -249,6 +257,7 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     );
   }
   const verifyOnly = verifyOnlyOf(input.verifyOnly, problems);
+  const cookies = resolveCookieOptions(input.cookies, problems);
   if (problems.length > 0) throw new ConfigurationError(problems);
 
   const accessTokenTtlMs = parseDuration(schema.accessTokenTtl)!;
@@ -281,6 +290,7 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     sessionMaxLifetimeMs: schema.sessionMaxLifetime === undefined ? undefined : parseDuration(schema.sessionMaxLifetime),
     maxTokenLifetimeMs: Math.max(accessTokenTtlMs, refreshTokenTtlMs),
     reconcileIntervalMs: Math.min(60_000, Math.max(250, Math.floor(interval / 8))),
+    cookies,
   };
 }
 

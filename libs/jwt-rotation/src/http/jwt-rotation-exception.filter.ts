@@ -1,6 +1,7 @@
 import {
   type ArgumentsHost,
   Catch,
+  ForbiddenException,
   HttpStatus,
   Inject,
   Optional,
@@ -9,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import {
+  CsrfRejectedError,
   JwtRotationError,
   KeyDecryptionError,
   NoSigningKeyError,
@@ -49,6 +51,9 @@ export class JwtRotationExceptionFilter extends BaseExceptionFilter {
     const response = host.switchToHttp().getResponse<unknown>();
     if (error instanceof RefreshTokenInvalidError || error instanceof RefreshTokenReusedError) {
       return new UnauthorizedException({ statusCode: HttpStatus.UNAUTHORIZED, error: 'invalid_grant', message: error.message });
+    }
+    if (error instanceof CsrfRejectedError) {
+      return new ForbiddenException({ statusCode: HttpStatus.FORBIDDEN, error: 'csrf_rejected', message: error.message });
     }
     if (error instanceof TokenVerificationError) {
       const description = ERROR_DESCRIPTIONS[error.code] ?? 'The access token is invalid';

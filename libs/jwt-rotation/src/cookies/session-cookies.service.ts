@@ -1,0 +1,177 @@
+import { Inject, Injectable, type OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { ConfigurationError, CsrfRejectedError, RefreshTokenInvalidError, RefreshTokenReusedError } from '../errors';
+import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
+import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
+import { SessionService } from '../sessions/session.service';
+import type { SessionContext, TokenPair } from '../sessions/session.types';
+import { TokenService } from '../tokens/token.service';
+import type { ResolvedCookieOptions } from './cookie.options';
+import { clearCookie, COOKIE_PARSER_MISSING, type CookieRequest, hasCookieParser, readCookie, setCookie } from './cookie-jar';
+import { CsrfTokens } from './csrf-tokens';
+import { isSafeMethod, isSameOriginRequest } from './same-origin';
+
+/** What a cookie login or refresh answers: no token, only what the page needs. */
+export interface CookieSessionResponse {
+  /** Seconds until the access token (and its cookie) expires. */
+  expires_in: number;
+  /** Send it back in the CSRF header (default `x-csrf-token`) on every state-changing request. */
+  csrf_token: string;
+}
+
+/**
+ * Sessions for browser apps: the access and refresh tokens travel in httpOnly cookies the page's
+ * JavaScript cannot read, and every state-changing request authenticated by them must come from the
+ * app's own origin with the session's CSRF token in a header (OWASP's signed double submit). Use it
+ * beside {@link SessionService}, which it calls for the sessions themselves. Needs the `cookies`
+ * option of JwtRotationModule and a cookie parser (cookie-parser or @fastify/cookie).
+ */
+@Injectable()
+export class SessionCookies implements OnApplicationBootstrap {
+  private readonly resolved: ResolvedCookieOptions | undefined;
+  private readonly csrf: CsrfTokens;
+
+  constructor(
+    @Inject(JWT_ROTATION_OPTIONS) options: ResolvedJwtRotationOptions,
+    private readonly sessions: SessionService,
+    private readonly tokens: TokenService,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
+  ) {
+    this.resolved = options.cookies;
+    this.csrf = new CsrfTokens(options.keyEncryptionSecret);
+  }
+
+  /** With cookies on, an app without a cookie parser stops at startup, told which one to register. */
+  onApplicationBootstrap(): void {
+    const adapter = this.adapterHost?.httpAdapter;
+    if (!this.resolved || !adapter) return;
+    if (!hasCookieParser(adapter.getType(), adapter.getInstance())) throw new ConfigurationError([COOKIE_PARSER_MISSING]);
+  }
+
+  private get cookies(): ResolvedCookieOptions {
+    if (!this.resolved) {
+      throw new ConfigurationError([
+        'SessionCookies needs the cookies option of JwtRotationModule, e.g. cookies: { refreshPath: "/auth" }',
+      ]);
+    }
+    return this.resolved;
+  }
+
+  /** Opens a session and sets its cookies: what `SessionService.issue()` takes, the pair kept out of the body. */
+  async login(
+    response: unknown,
+    subject: string,
+    claims?: Record<string, unknown>,
+    options?: Parameters<SessionService['issue']>[2],
+  ): Promise<CookieSessionResponse> {
+    return this.write(response, await this.sessions.issue(subject, claims, options));
+  }
+
+  /** Trades the refresh cookie for new cookies. The request must pass the CSRF check for the refresh token's session. */
+  async refresh(request: CookieRequest, response: unknown, context?: SessionContext): Promise<CookieSessionResponse> {
+    const refreshToken = this.refreshTokenOf(request);
+    this.assertCsrf(request, this.sessionIdOf(refreshToken));
+    try {
+      return this.write(response, await this.sessions.refresh(refreshToken, context));
+    } catch (error) {
+      // A dead refresh cookie is of no use to the browser: clear it with the answer.
+      if (error instanceof RefreshTokenInvalidError || error instanceof RefreshTokenReusedError) {
+        this.clear(response);
+      }
+      throw error;
+    }
+  }
+
+  /** Ends the session of the refresh cookie (CSRF-checked) and clears every cookie. */
+  async logout(request: CookieRequest, response: unknown): Promise<void> {
+    const refreshToken = this.refreshTokenOf(request);
+    const sid = this.sessionIdOf(refreshToken);
+    this.assertCsrf(request, sid);
+    // The refresh token proves the session is the caller's; its signature is checked before anything ends.
+    await this.tokens.verifyAsync(refreshToken, { kind: 'refresh' }).catch((error: unknown) => {
+      throw new RefreshTokenInvalidError('The refresh cookie is not valid', { cause: error });
+    });
+    await this.sessions.revokeSession(sid);
+    this.clear(response);
+  }
+
+  /** Expires the access, refresh and CSRF cookies. */
+  clear(response: unknown): void {
+    clearCookie(response, this.cookies.accessTokenName, '/', true, this.cookies);
+    clearCookie(response, this.cookies.refreshTokenName, this.cookies.refreshPath, true, this.cookies);
+    clearCookie(response, this.cookies.csrfCookieName, '/', false, this.cookies);
+  }
+
+  /** The access token of the access cookie, if any. */
+  accessTokenOf(request: CookieRequest): string | undefined {
+    return readCookie(request, this.cookies.accessTokenName);
+  }
+
+  /**
+   * Refuses (CsrfRejectedError, a 403) a state-changing request of session `sid` that comes from
+   * another origin, or whose CSRF header does not match the CSRF cookie and the session. Safe
+   * methods always pass.
+   */
+  assertCsrf(request: CookieRequest, sid: string): void {
+    if (isSafeMethod(request.method)) return;
+    if (!isSameOriginRequest(request, this.cookies.trustedOrigins)) {
+      throw new CsrfRejectedError('Cross-origin request refused: cookie-authenticated requests must come from the app itself');
+    }
+    const presented = request.headers[this.cookies.csrfHeader];
+    const cookie = readCookie(request, this.cookies.csrfCookieName);
+    if (typeof presented !== 'string' || presented !== cookie || !this.csrf.verify(sid, presented)) {
+      throw new CsrfRejectedError(`Missing or invalid CSRF token: send the csrf_token in the ${this.cookies.csrfHeader} header`);
+    }
+  }
+
+  private write(response: unknown, pair: TokenPair): CookieSessionResponse {
+    const sid = this.sessionIdOf(pair.refresh_token);
+    const refreshSeconds = Math.max(1, (this.tokens.decode(pair.refresh_token).payload.exp as number) - Math.floor(Date.now() / 1000));
+    const csrf_token = this.csrf.mint(sid);
+    const base = { httpOnly: true };
+    setCookie(
+      response,
+      { ...base, name: this.cookies.accessTokenName, value: pair.access_token, path: '/', maxAgeSeconds: pair.expires_in },
+      this.cookies,
+    );
+    setCookie(
+      response,
+      {
+        ...base,
+        name: this.cookies.refreshTokenName,
+        value: pair.refresh_token,
+        path: this.cookies.refreshPath,
+        maxAgeSeconds: refreshSeconds,
+      },
+      this.cookies,
+    );
+    // The page reads this one (double submit); it is worth nothing without the session's cookies.
+    setCookie(
+      response,
+      { name: this.cookies.csrfCookieName, value: csrf_token, path: '/', httpOnly: false, maxAgeSeconds: refreshSeconds },
+      this.cookies,
+    );
+    return { expires_in: pair.expires_in, csrf_token };
+  }
+
+  private refreshTokenOf(request: CookieRequest): string {
+    const token = readCookie(request, this.cookies.refreshTokenName);
+    if (token === undefined) throw new RefreshTokenInvalidError('No refresh cookie: log in again');
+    return token;
+  }
+
+  /**
+   * The session a refresh token names, read before it is verified: it only selects the CSRF check,
+   * and the refresh or logout that follows verifies the token, whose signature covers that claim.
+   */
+  private sessionIdOf(refreshToken: string): string {
+    let sid: unknown;
+    try {
+      sid = this.tokens.decode(refreshToken).payload.sid;
+    } catch (error) {
+      throw new RefreshTokenInvalidError('The refresh cookie is not a refresh token', { cause: error });
+    }
+    if (typeof sid !== 'string') throw new RefreshTokenInvalidError('The refresh cookie belongs to no session');
+    return sid;
+  }
+}
