@@ -70,7 +70,7 @@ document.getElementById('login').addEventListener('submit', async (event) => {
 });
 document.getElementById('whoami').addEventListener('click', async () => {
   const answer = await authenticated('GET', '/me');
-  if (answer.status === 200) status.textContent = 'Signed in as ' + answer.body.sub;
+  status.textContent = answer.status === 200 ? 'Signed in as ' + answer.body.sub : 'Not signed in';
   show(answer.body);
 });
 document.getElementById('refresh').addEventListener('click', async () => show((await refresh()) ? 'refreshed' : 'refresh failed'));
