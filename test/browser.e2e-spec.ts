@@ -66,7 +66,7 @@ describe('the browser page, in headless Chromium', () => {
       const refresh = cookies.find((c) => c.name === '__Secure-refresh_token')!;
       expect(access).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
       expect(refresh).toMatchObject({ httpOnly: true, secure: true, path: '/auth/cookie' });
-      const visible = await page.evaluate(() => document.cookie);
+      const visible = await page.evaluate<string>('document.cookie');
       expect(visible).not.toContain(access.value);
       expect(visible).not.toContain(refresh.value);
       expect(visible).toMatch(/^__Host-csrf_token=[^;]+$/);
@@ -89,7 +89,7 @@ describe('the browser page, in headless Chromium', () => {
       expect(await whoAmI(page)).toBe('Not signed in');
 
       // The refresh cookie the browser held before logout, replayed by hand: refused.
-      const csrf = (await page.evaluate(() => document.cookie)).split('=')[1] ?? '';
+      const csrf = (await page.evaluate<string>('document.cookie')).split('=')[1] ?? '';
       const replay = await page.request.post(`${base}/auth/cookie/refresh`, {
         headers: { cookie: `__Secure-refresh_token=${renewed.value}; __Host-csrf_token=${csrf}`, 'x-csrf-token': csrf, origin: base },
       });

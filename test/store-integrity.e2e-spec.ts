@@ -121,6 +121,8 @@ describe('a Redis writer without the secret, and a Redis that loses its data', (
     await redis.publish(`${prefix}:events`, `${wrongMac}${JSON.stringify(lockout)}`);
     const alice = Buffer.from('alice').toString('base64url');
     await redis.set(`${prefix}:revoked:sub:${alice}.9999999999`, JSON.stringify(lockout), { PX: 3_600_000 });
+    await redis.zAdd(`${prefix}:revocations`, { score: lockout.exp, value: JSON.stringify(lockout) });
+    await redis.xAdd(`${prefix}:log`, '*', { m: JSON.stringify(lockout) });
     await new Promise((r) => setTimeout(r, 300));
 
     await me(app, access_token).expect(200);

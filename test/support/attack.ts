@@ -238,7 +238,21 @@ export function rawGet(path: string, authorization: Buffer): Buffer {
   ]);
 }
 
-const STORE_METHODS = ['get', 'set', 'delete', 'hashSetIfAbsent', 'hashSet', 'hashGetAll', 'hashDelete', 'scanKeys'] as const;
+const STORE_METHODS = [
+  'get',
+  'set',
+  'delete',
+  'hashSetIfAbsent',
+  'hashSet',
+  'hashGetAll',
+  'hashDelete',
+  'sortedAdd',
+  'sortedRangeAbove',
+  'sortedRemoveUpTo',
+  'logAppend',
+  'logRead',
+  'logTail',
+] as const;
 export type StoreMethod = (typeof STORE_METHODS)[number];
 
 export interface StoreSpy {

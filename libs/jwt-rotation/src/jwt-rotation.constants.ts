@@ -10,9 +10,11 @@ export const storeKeys = (prefix: string) => ({
   ring: `${prefix}:ring`,
   /** Pub/sub channel of {@link ClusterEvent}s between instances sharing the store. */
   events: `${prefix}:events`,
+  /** The capped log (a stream) of the same events, read by an instance that missed some. */
+  log: `${prefix}:log`,
   material: (kid: string) => `${prefix}:key:${kid}`,
-  /** Followed by `sid:`, `sub:` or `jti:` and the base64url id. */
-  revoked: `${prefix}:revoked:`,
+  /** Every live revocation, as its event, scored by its expiry. */
+  revocations: `${prefix}:revocations`,
   session: (sid: string) => `${prefix}:session:${sid}`,
   sessionEnded: (sid: string) => `${prefix}:session:${sid}:ended`,
   refreshRotations: (sid: string) => `${prefix}:session:${sid}:rotations`,

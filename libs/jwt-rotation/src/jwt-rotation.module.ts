@@ -20,7 +20,7 @@ import { ROTATION_STORE } from './store/rotation-store';
 import { RevocationView } from './sessions/revocation-view';
 import { RevocationService } from './sessions/revocation.service';
 import { SessionService } from './sessions/session.service';
-import { ClusterSyncService } from './sync/cluster-sync.service';
+import { ClusterEventBus } from './sync/cluster-event-bus';
 import { TokenService } from './tokens/token.service';
 
 const providers: Provider[] = [
@@ -73,11 +73,11 @@ const providers: Provider[] = [
     },
     inject: [JWT_ROTATION_OPTIONS, KeyRotationService, RemoteJwksKeySource],
   },
+  ClusterEventBus,
   RevocationView,
   RevocationService,
   SessionService,
   SessionCookies,
-  ClusterSyncService,
   TokenService,
   TokenRejections,
   JwtGuard,

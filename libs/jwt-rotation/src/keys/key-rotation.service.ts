@@ -6,6 +6,7 @@ import { ConfigurationError, KeyDecryptionError, NoSigningKeyError, StoreUnavail
 import { JWT_ROTATION_OPTIONS, KEY_ENCRYPTION, storeKeys } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { ROTATION_STORE, type RotationStore } from '../store/rotation-store';
+import { ClusterEventBus } from '../sync/cluster-event-bus';
 import type { JwtAlgorithm } from './algorithms';
 import type { EncryptedMaterial, KeyEncryption } from './key-encryption';
 import { KeyRing, type RingKey } from './key-ring';
@@ -70,6 +71,7 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     @Inject(ROTATION_STORE) private readonly store: RotationStore,
     @Inject(KEY_ENCRYPTION) private readonly encryption: KeyEncryption,
     private readonly ring: KeyRing,
+    private readonly bus: ClusterEventBus,
     @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {
     this.keys = storeKeys(options.keyPrefix);
@@ -82,6 +84,10 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
         'JwtRotationModule needs ScheduleModule.forRoot() in your AppModule imports (from @nestjs/schedule), or scheduleRotation: false',
       ]);
     }
+    // Another instance changed the ring (or this one missed changes): reload it now rather than at the next tick.
+    const reload = () => this.reconcile().catch((error: unknown) => this.logger.warn(`Key ring reload failed: ${describe(error)}`));
+    this.bus.on((event) => event.t === 'ring' && void reload());
+    this.bus.onReload(async () => void (await reload()));
     await this.reconcile();
     if (this.options.scheduleRotation && this.scheduler) {
       const timer = setInterval(() => {
@@ -245,7 +251,7 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
 
   /** Tells other instances to reload now rather than at their next tick; they would catch up anyway. */
   private async announceChange(): Promise<void> {
-    await this.store.publish(this.keys.events, JSON.stringify({ t: 'ring' })).catch(() => undefined);
+    await this.bus.publish({ t: 'ring' }).catch(() => undefined);
   }
 
   /** @returns whether this instance's key took the generation. */

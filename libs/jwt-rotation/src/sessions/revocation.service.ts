@@ -4,26 +4,23 @@ import { randomUUID } from 'node:crypto';
 import { JWT_ROTATION_OPTIONS, storeKeys } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { ROTATION_STORE, type RotationStore } from '../store/rotation-store';
-import { type ClusterEvent, clusterEventOf } from '../sync/cluster-event';
+import { type ClusterEvent, parseClusterEvent } from '../sync/cluster-event';
+import { ClusterEventBus } from '../sync/cluster-event-bus';
 import { RevocationView } from './revocation-view';
 
-/** Pub/sub carries revocations at once; this periodic full read is the safety net, and prunes the view. */
-const RESYNC_INTERVAL_MS = 60_000;
-
-/** Revocations read at once in a resync: one round trip's worth, without holding thousands of promises. */
-const RESYNC_BATCH = 500;
-
-const encodeId = (id: string): string => Buffer.from(id, 'utf8').toString('base64url');
+/** How often the view drops entries whose revoked tokens have all expired. */
+const PRUNE_INTERVAL_MS = 60_000;
 
 /**
- * Writes revocations to the store, each under its own key with a TTL that ends when what it
- * revokes could no longer be valid, and keeps this instance's {@link RevocationView} in step.
+ * Writes revocations to the store and keeps this instance's {@link RevocationView} in step. Each
+ * revocation is its event, kept in one sorted set scored by when what it revokes can no longer be
+ * valid (read in full only at startup, or after an absence longer than the event log holds), and
+ * sent to the other instances through the {@link ClusterEventBus}. Nothing walks the keyspace.
  */
 @Injectable()
 export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('JwtRotation');
-  private readonly prefix: string;
-  private readonly channel: string;
+  private readonly index: string;
   /** Unique per module instance, so two JwtRotationModules in one app do not clash in the registry. */
   private readonly job = `jwt-rotation:revocations:${randomUUID()}`;
   private timer: NodeJS.Timeout | undefined;
@@ -32,18 +29,18 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     @Inject(JWT_ROTATION_OPTIONS) private readonly options: ResolvedJwtRotationOptions,
     @Inject(ROTATION_STORE) private readonly store: RotationStore,
     private readonly view: RevocationView,
+    private readonly bus: ClusterEventBus,
     @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {
-    this.prefix = storeKeys(options.keyPrefix).revoked;
-    this.channel = storeKeys(options.keyPrefix).events;
+    this.index = storeKeys(options.keyPrefix).revocations;
   }
 
   async onModuleInit(): Promise<void> {
-    await this.resync();
-    // Runs whatever scheduleRotation says: it also prunes the view, which must not grow forever.
-    this.timer = setInterval(() => {
-      this.resync().catch((error: unknown) => this.logger.warn(`Revocation resync failed; retrying next tick: ${String(error)}`));
-    }, RESYNC_INTERVAL_MS);
+    this.bus.on((event) => this.apply(event));
+    this.bus.onReload(() => this.reload());
+    await this.reload();
+    // The view must not grow forever: expired entries go, whatever scheduleRotation says.
+    this.timer = setInterval(() => this.view.prune(), PRUNE_INTERVAL_MS);
     this.timer.unref();
     this.scheduler?.addInterval(this.job, this.timer);
   }
@@ -56,15 +53,14 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   /** Access tokens of this session stop verifying at once, on every instance. */
   revokeSession(sid: string): Promise<void> {
     const ttl = this.options.accessTokenTtlMs + this.options.clockToleranceMs;
-    return this.record(`sid:${encodeId(sid)}`, { t: 'sid', id: sid, exp: Date.now() + ttl }, ttl);
+    return this.record({ t: 'sid', id: sid, exp: Date.now() + ttl });
   }
 
   /** Tokens of this subject issued before now stop verifying ("log out everywhere"). */
   revokeSubject(sub: string): Promise<void> {
     const now = Date.now();
     const cutoff = Math.floor(now / 1000);
-    const ttl = this.options.maxTokenLifetimeMs + this.options.clockToleranceMs;
-    return this.record(`sub:${encodeId(sub)}.${cutoff}`, { t: 'sub', id: sub, cutoff, exp: now + ttl }, ttl);
+    return this.record({ t: 'sub', id: sub, cutoff, exp: now + this.options.maxTokenLifetimeMs + this.options.clockToleranceMs });
   }
 
   /** One token stops verifying. `exp` is the token's `exp` claim (seconds). */
@@ -75,7 +71,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     // No token lives longer than the longest lifetime: neither need its revocation.
     const longest = this.options.maxTokenLifetimeMs + this.options.clockToleranceMs;
     const ttl = Math.min(longest, Math.max(1000, exp * 1000 - Date.now() + this.options.clockToleranceMs));
-    return this.record(`jti:${encodeId(jti)}`, { t: 'jti', id: jti, exp: Date.now() + ttl }, ttl);
+    return this.record({ t: 'jti', id: jti, exp: Date.now() + ttl });
   }
 
   /**
@@ -92,32 +88,28 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * The revocation is the event itself, kept under its own key until what it revokes has expired:
-   * an instance that misses the message reads it at its next resync. A failed publish is logged,
-   * not thrown.
+   * Stored (and in the event log) before it resolves, so an acknowledged revocation survives this
+   * instance and reaches every other one, now or when it reconnects.
    */
-  private async record(name: string, event: ClusterEvent, ttlMs: number): Promise<void> {
-    await this.store.set(`${this.prefix}${name}`, event, ttlMs);
-    this.apply(event);
-    await this.store.publish(this.channel, JSON.stringify(event)).catch((error: unknown) => {
-      this.logger.warn(`Could not announce a revocation to other instances; they will read it at their next resync: ${String(error)}`);
+  private async record(event: Exclude<ClusterEvent, { t: 'ring' }>): Promise<void> {
+    const now = Date.now();
+    const ttl = this.options.maxTokenLifetimeMs + 2 * this.options.clockToleranceMs;
+    await this.store.sortedAdd(this.index, JSON.stringify(event), event.exp, ttl);
+    this.apply(event, now);
+    await this.bus.publish(event);
+    // What has expired leaves the index as new revocations come in; one command, no read.
+    await this.store.sortedRemoveUpTo(this.index, now).catch((error: unknown) => {
+      this.logger.warn(`Pruning expired revocations failed; the next revocation retries: ${String(error)}`);
     });
   }
 
-  /**
-   * Reads every revocation in the store into the view (entries written by other instances) and
-   * drops expired ones. Each is read and authenticated, never taken from its key name alone.
-   * Entries are only ever added here, so a revocation made locally meanwhile is never lost.
-   */
-  async resync(): Promise<void> {
-    const keys = await this.store.scanKeys(this.prefix);
-    for (let i = 0; keys && i < keys.length; i += RESYNC_BATCH) {
-      const events = await Promise.all(keys.slice(i, i + RESYNC_BATCH).map((key) => this.store.get<unknown>(key)));
-      for (const value of events) {
-        const event = clusterEventOf(value);
-        if (event) this.apply(event);
-      }
+  /** Reads every live revocation into the view. Only adds, so one made here meanwhile is never lost. */
+  async reload(): Promise<void> {
+    const now = Date.now();
+    for (const member of await this.store.sortedRangeAbove(this.index, now)) {
+      const event = parseClusterEvent(member);
+      if (event) this.apply(event, now);
     }
-    this.view.prune(Date.now());
+    this.view.prune(now);
   }
 }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import type { RotationStore } from './rotation-store';
+import type { LogEntry, RotationStore } from './rotation-store';
 
 /** A value as it rests in a shared store: its JSON, when it stops being trusted, and the MAC of both. */
 interface SealedValue {
@@ -83,8 +83,43 @@ export class AuthenticatedStore implements RotationStore {
     return this.inner.hashDelete(key, fields);
   }
 
-  scanKeys(prefix: string): Promise<string[] | undefined> {
-    return this.inner.scanKeys(prefix);
+  sortedAdd(key: string, member: string, score: number, ttlMs?: number): Promise<void> {
+    return this.inner.sortedAdd(key, this.sealMember(key, member), score, ttlMs);
+  }
+
+  /** The members whose MAC holds. */
+  async sortedRangeAbove(key: string, minScore: number): Promise<string[]> {
+    const members: string[] = [];
+    for (const raw of await this.inner.sortedRangeAbove(key, minScore)) {
+      const member = this.openMember(key, raw);
+      if (member === undefined) this.refused('field');
+      else members.push(member);
+    }
+    return members;
+  }
+
+  sortedRemoveUpTo(key: string, maxScore: number): Promise<void> {
+    return this.inner.sortedRemoveUpTo(key, maxScore);
+  }
+
+  logAppend(key: string, message: string, maxLength: number): Promise<string> {
+    return this.inner.logAppend(key, `${this.mac('event', key, message)}${message}`, maxLength);
+  }
+
+  /** The entries whose MAC holds; the others are skipped (their ids still count as read). */
+  async logRead(key: string, afterId: string, count: number): Promise<{ entries: LogEntry[]; oldestId: string | undefined }> {
+    const { entries, oldestId } = await this.inner.logRead(key, afterId, count);
+    const verified: LogEntry[] = [];
+    for (const entry of entries) {
+      const message = this.openEvent(key, entry.message);
+      if (message === undefined) this.refused('event');
+      verified.push({ id: entry.id, message: message ?? '' });
+    }
+    return { entries: verified, oldestId };
+  }
+
+  logTail(key: string): Promise<string> {
+    return this.inner.logTail(key);
   }
 
   publish(channel: string, message: string): Promise<void> {
@@ -95,9 +130,9 @@ export class AuthenticatedStore implements RotationStore {
     return this.inner.subscribe(
       channel,
       (raw) => {
-        const message = raw.slice(MAC_LENGTH);
-        if (raw.length > MAC_LENGTH && this.macMatches(raw.slice(0, MAC_LENGTH), 'event', channel, message)) onMessage(message);
-        else this.refused('event');
+        const message = this.openEvent(channel, raw);
+        if (message === undefined) this.refused('event');
+        else onMessage(message);
       },
       onReconnect,
     );
@@ -119,6 +154,20 @@ export class AuthenticatedStore implements RotationStore {
     }
     if (x <= Date.now()) return undefined;
     return JSON.parse(p) as T;
+  }
+
+  private openEvent(name: string, raw: string): string | undefined {
+    const message = raw.slice(MAC_LENGTH);
+    return raw.length > MAC_LENGTH && this.macMatches(raw.slice(0, MAC_LENGTH), 'event', name, message) ? message : undefined;
+  }
+
+  /** A member of a sorted set is its own name: the MAC binds it to the set. */
+  private sealMember(key: string, member: string): string {
+    return this.sealField(key, '', member);
+  }
+
+  private openMember(key: string, raw: string): string | undefined {
+    return this.openField(key, '', raw);
   }
 
   private sealField(key: string, field: string, value: string): string {

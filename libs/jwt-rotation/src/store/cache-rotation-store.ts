@@ -2,7 +2,7 @@ import type { Cache } from 'cache-manager';
 import { ConfigurationError, StoreUnavailableError } from '../errors';
 import { InProcessBackend } from './in-process.backend';
 import { isKeyvRedis, RedisBackend } from './redis.backend';
-import type { RotationStore } from './rotation-store';
+import type { LogEntry, RotationStore } from './rotation-store';
 
 /** Picks the backend from the app's cache: its `@keyv/redis` store, or the in-memory one. */
 function backendFor(cache: Cache): RotationStore {
@@ -60,8 +60,28 @@ export class CacheRotationStore implements RotationStore {
     return this.bounded('hashDelete', () => this.backend.hashDelete(key, fields));
   }
 
-  scanKeys(prefix: string): Promise<string[] | undefined> {
-    return this.bounded('scanKeys', () => this.backend.scanKeys(prefix), 10 * this.timeoutMs);
+  sortedAdd(key: string, member: string, score: number, ttlMs?: number): Promise<void> {
+    return this.bounded('sortedAdd', () => this.backend.sortedAdd(key, member, score, ttlMs));
+  }
+
+  sortedRangeAbove(key: string, minScore: number): Promise<string[]> {
+    return this.bounded('sortedRangeAbove', () => this.backend.sortedRangeAbove(key, minScore), 5 * this.timeoutMs);
+  }
+
+  sortedRemoveUpTo(key: string, maxScore: number): Promise<void> {
+    return this.bounded('sortedRemoveUpTo', () => this.backend.sortedRemoveUpTo(key, maxScore));
+  }
+
+  logAppend(key: string, message: string, maxLength: number): Promise<string> {
+    return this.bounded('logAppend', () => this.backend.logAppend(key, message, maxLength));
+  }
+
+  logRead(key: string, afterId: string, count: number): Promise<{ entries: LogEntry[]; oldestId: string | undefined }> {
+    return this.bounded('logRead', () => this.backend.logRead(key, afterId, count), 5 * this.timeoutMs);
+  }
+
+  logTail(key: string): Promise<string> {
+    return this.bounded('logTail', () => this.backend.logTail(key));
   }
 
   publish(channel: string, message: string): Promise<void> {

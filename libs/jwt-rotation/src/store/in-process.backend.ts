@@ -50,8 +50,26 @@ export class InProcessBackend implements StoreBackend {
     for (const field of fields) hash?.fields.delete(field);
   }
 
-  async scanKeys(): Promise<undefined> {
-    return undefined;
+  // No other process reads this store's revocation index or log: one process holds the whole
+  // view in memory already, so there is nothing to keep.
+  async sortedAdd(): Promise<void> {}
+
+  async sortedRangeAbove(): Promise<string[]> {
+    return [];
+  }
+
+  async sortedRemoveUpTo(): Promise<void> {}
+
+  async logAppend(): Promise<string> {
+    return '0-0';
+  }
+
+  async logRead(): Promise<{ entries: []; oldestId: undefined }> {
+    return { entries: [], oldestId: undefined };
+  }
+
+  async logTail(): Promise<string> {
+    return '0-0';
   }
 
   async publish(): Promise<void> {}

@@ -1,4 +1,4 @@
-import type { RotationStore as StoreBackend } from './rotation-store';
+import type { LogEntry, RotationStore as StoreBackend } from './rotation-store';
 
 /** The part of node-redis (the client under `@keyv/redis`) the library uses. */
 export interface RedisClient {
@@ -8,12 +8,32 @@ export interface RedisClient {
   hGetAll(key: string): Promise<Record<string, string>>;
   hDel(key: string, fields: string[]): Promise<number>;
   multi(): RedisMulti;
-  scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[]>;
+  zRangeByScore(key: string, min: string, max: string): Promise<string[]>;
+  zRemRangeByScore(key: string, min: string, max: string): Promise<number>;
+  xAdd(
+    key: string,
+    id: string,
+    message: Record<string, string>,
+    options: { TRIM: { strategy: 'MAXLEN'; strategyModifier: '~'; threshold: number } },
+  ): Promise<string>;
+  xRange(
+    key: string,
+    start: string,
+    end: string,
+    options: { COUNT: number },
+  ): Promise<Array<{ id: string; message: Record<string, string> }>>;
+  xRevRange(
+    key: string,
+    end: string,
+    start: string,
+    options: { COUNT: number },
+  ): Promise<Array<{ id: string; message: Record<string, string> }>>;
   publish(channel: string, message: string): Promise<number>;
   duplicate(): RedisSubscriber;
 }
 
 interface RedisMulti {
+  zAdd(key: string, member: { score: number; value: string }): RedisMulti;
   hSetNX(key: string, field: string, value: string): RedisMulti;
   hSet(key: string, fields: Record<string, string>): RedisMulti;
   pExpire(key: string, ms: number): RedisMulti;
@@ -87,11 +107,41 @@ export class RedisBackend implements StoreBackend {
     if (fields.length > 0) await (await this.client()).hDel(key, [...fields]);
   }
 
-  async scanKeys(prefix: string): Promise<string[]> {
+  async sortedAdd(key: string, member: string, score: number, ttlMs?: number): Promise<void> {
+    const multi = (await this.client()).multi().zAdd(key, { score, value: member });
+    if (ttlMs !== undefined) multi.pExpire(key, Math.max(1, Math.ceil(ttlMs)));
+    await multi.exec();
+  }
+
+  async sortedRangeAbove(key: string, minScore: number): Promise<string[]> {
+    return (await this.client()).zRangeByScore(key, `(${minScore}`, '+inf');
+  }
+
+  async sortedRemoveUpTo(key: string, maxScore: number): Promise<void> {
+    await (await this.client()).zRemRangeByScore(key, '-inf', String(maxScore));
+  }
+
+  async logAppend(key: string, message: string, maxLength: number): Promise<string> {
+    return (await this.client()).xAdd(
+      key,
+      '*',
+      { m: message },
+      { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: maxLength } },
+    );
+  }
+
+  async logRead(key: string, afterId: string, count: number): Promise<{ entries: LogEntry[]; oldestId: string | undefined }> {
     const client = await this.client();
-    const keys: string[] = [];
-    for await (const batch of client.scanIterator({ MATCH: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, COUNT: 1000 })) keys.push(...batch);
-    return keys;
+    const [entries, oldest] = await Promise.all([
+      client.xRange(key, `(${afterId}`, '+', { COUNT: count }),
+      client.xRange(key, '-', '+', { COUNT: 1 }),
+    ]);
+    return { entries: entries.map(({ id, message }) => ({ id, message: message.m ?? '' })), oldestId: oldest[0]?.id };
+  }
+
+  async logTail(key: string): Promise<string> {
+    const [newest] = await (await this.client()).xRevRange(key, '+', '-', { COUNT: 1 });
+    return newest?.id ?? '0-0';
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -23,10 +23,23 @@ export interface RotationStore {
   hashGetAll(key: string): Promise<Record<string, string>>;
   hashDelete(key: string, fields: readonly string[]): Promise<void>;
   /**
-   * Keys that start with `prefix`, or `undefined` when the store cannot list keys (the in-memory
-   * store, where this process's own view is already complete).
+   * Adds `member` to the sorted set at `key` with `score` (a set of records each with its expiry as
+   * score). With `ttlMs`, the whole set expires that long after this write.
    */
-  scanKeys(prefix: string): Promise<string[] | undefined>;
+  sortedAdd(key: string, member: string, score: number, ttlMs?: number): Promise<void>;
+  /** Members whose score is above `minScore` (the records not yet expired), lowest score first. */
+  sortedRangeAbove(key: string, minScore: number): Promise<string[]>;
+  /** Removes members whose score is at most `maxScore` (expired records). */
+  sortedRemoveUpTo(key: string, maxScore: number): Promise<void>;
+  /** Appends to a capped log (about `maxLength` entries are kept) and returns the entry's id. */
+  logAppend(key: string, message: string, maxLength: number): Promise<string>;
+  /**
+   * Up to `count` entries after `afterId` (exclusive), oldest first, and the id of the oldest entry
+   * still in the log, so a reader can tell whether entries it has not seen were trimmed.
+   */
+  logRead(key: string, afterId: string, count: number): Promise<{ entries: LogEntry[]; oldestId: string | undefined }>;
+  /** The id of the newest entry, or `'0-0'` for an empty log: where a new reader starts. */
+  logTail(key: string): Promise<string>;
   /** Tells every other process sharing the store (no-op for a store no other process shares). */
   publish(channel: string, message: string): Promise<void>;
   /**
@@ -34,6 +47,19 @@ export interface RotationStore {
    * after a loss, so the caller can resynchronise what it missed. Resolves to an unsubscribe function.
    */
   subscribe(channel: string, onMessage: (message: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
+}
+
+/** One entry of a capped log; ids are Redis Stream ids (`<ms>-<seq>`), ordered. */
+export interface LogEntry {
+  readonly id: string;
+  readonly message: string;
+}
+
+/** Orders two log ids (`<ms>-<seq>`). */
+export function compareLogIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am === bm ? (as ?? 0) - (bs ?? 0) : am - bm;
 }
 
 /** Injection token of the {@link RotationStore}. */

@@ -1,4 +1,4 @@
-/** What one instance tells the others through the store's pub/sub, so they need not wait for a poll. */
+/** What one instance tells the others through the {@link ClusterEventBus} (its log and pub/sub). */
 export type ClusterEvent =
   | { readonly t: 'sid' | 'jti'; readonly id: string; readonly exp: number }
   | { readonly t: 'sub'; readonly id: string; readonly cutoff: number; readonly exp: number }
@@ -7,15 +7,12 @@ export type ClusterEvent =
 
 /** Parses an event; anything that is not one (another publisher on the channel) is `undefined`. */
 export function parseClusterEvent(raw: string): ClusterEvent | undefined {
+  let value: unknown;
   try {
-    return clusterEventOf(JSON.parse(raw));
+    value = JSON.parse(raw);
   } catch {
     return undefined;
   }
-}
-
-/** The event a stored or published value holds, or `undefined` when it holds none. */
-export function clusterEventOf(value: unknown): ClusterEvent | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const event = value as Record<string, unknown>;
   if (event.t === 'ring') return { t: 'ring' };
