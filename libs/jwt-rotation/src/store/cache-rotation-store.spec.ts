@@ -4,6 +4,7 @@ import { Keyv } from 'keyv';
 import { ConfigurationError } from '../errors';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { startRedisServer } from '../../../../test/support/redis-server';
 import { CacheRotationStore } from './cache-rotation-store';
 
 const stores: Record<string, () => Cache> = {
@@ -85,10 +86,20 @@ describe('CacheRotationStore backends', () => {
 
 describe('CacheRotationStore deadlines', () => {
   it('answers StoreUnavailableError in bounded time when the store hangs', async () => {
-    const hanging = { get: () => new Promise(() => undefined), stores: [] } as unknown as Cache;
-    const store = new CacheRotationStore(hanging, 100);
-    const started = Date.now();
-    await expect(store.get('x')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // A real redis-server of the test's own, stalled with SIGSTOP once the client is connected.
+    const redis = await startRedisServer();
+    const cache = createCache({ stores: [createKeyv(redis.url)] });
+    try {
+      const store = new CacheRotationStore(cache, 100);
+      await store.set('x', 1, 60_000);
+      redis.process.kill('SIGSTOP');
+      const started = Date.now();
+      await expect(store.get('x')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      redis.process.kill('SIGCONT');
+      await cache.disconnect().catch(() => undefined);
+      await redis.stop();
+    }
   });
 });

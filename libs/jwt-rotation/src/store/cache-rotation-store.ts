@@ -9,7 +9,7 @@ function backendFor(cache: Cache): RotationStore {
   const stores: unknown[] = (cache.stores ?? []).map((keyv) => keyv.store);
   const redis = stores.find(isKeyvRedis);
   if (redis) return new RedisBackend(redis);
-  if (stores.length <= 1 && stores.every((store) => store instanceof Map)) return new InProcessBackend(cache);
+  if (stores.length <= 1 && stores.every((store) => store instanceof Map)) return new InProcessBackend();
   // Another shared store (memcached, a SQL Keyv store, ...) would silently lose create-if-absent,
   // pub/sub and resync: refuse it rather than run unsafely on several instances.
   throw new ConfigurationError([
