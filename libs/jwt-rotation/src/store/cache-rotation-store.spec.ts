@@ -1,3 +1,4 @@
+import type KeyvRedis from '@keyv/redis';
 import { createKeyv } from '@keyv/redis';
 import { type Cache, createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
@@ -102,4 +103,39 @@ describe('CacheRotationStore deadlines', () => {
       await redis.stop();
     }
   });
+
+  it.each(['stalled', 'stopped'])(
+    'unsubscribes and shuts down without waiting on a %s Redis',
+    async (state) => {
+      const redis = await startRedisServer();
+      const cache = createCache({ stores: [createKeyv(redis.url)] });
+      const store = new CacheRotationStore(cache, 100);
+      try {
+        const unsubscribe = await store.subscribe(
+          'spec-events',
+          () => undefined,
+          () => undefined,
+        );
+        await store.subscribe(
+          'spec-events-2',
+          () => undefined,
+          () => undefined,
+        );
+        if (state === 'stalled') redis.process.kill('SIGSTOP');
+        else await redis.stop();
+        // Generous bounds: the old code waited for an UNSUBSCRIBE answer that never came.
+        const settled = (promise: Promise<unknown>) =>
+          Promise.race([promise.then(() => 'done'), new Promise((r) => setTimeout(() => r('still waiting'), 3000))]);
+        expect(await settled(unsubscribe())).toBe('done');
+        expect(await settled(store.onApplicationShutdown())).toBe('done');
+      } finally {
+        redis.process.kill('SIGCONT');
+        await redis.stop();
+        // The app's own client: dropped, as the app's CacheModule must do with Redis gone.
+        const { client } = cache.stores[0].store as KeyvRedis<unknown>;
+        if (client.isOpen) client.destroy();
+      }
+    },
+    20_000,
+  );
 });
