@@ -72,17 +72,18 @@ function canonicalFor(alg: AsymmetricAlgorithm, key: KeyObject): Canonical {
   if (spec.kind === 'rsa') return { length: Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8) };
   if (spec.kind === 'okp') return { length: 64 };
   const order = CURVE_ORDERS[spec.nodeCurve];
-  const half = order >> 1n;
   const size = Math.ceil(order.toString(16).length / 2);
-  const sOf = (signature: Buffer) => BigInt(`0x${signature.subarray(size).toString('hex')}`);
+  const bytesOf = (value: bigint) => Buffer.from(value.toString(16).padStart(2 * size, '0'), 'hex');
+  // Big-endian and of fixed size, so comparing the bytes compares the numbers: no BigInt per verify.
+  const half = bytesOf(order >> 1n);
+  const isLowS = (signature: Buffer) => Buffer.compare(signature.subarray(size), half) <= 0;
   return {
     length: 2 * size,
-    isLowS: (signature) => sOf(signature) <= half,
+    isLowS,
     lowS(signature) {
-      const s = sOf(signature);
-      if (s <= half) return signature;
-      const flipped = Buffer.from((order - s).toString(16).padStart(2 * size, '0'), 'hex');
-      return Buffer.concat([signature.subarray(0, size), flipped]);
+      if (isLowS(signature)) return signature;
+      const s = BigInt(`0x${signature.subarray(size).toString('hex')}`);
+      return Buffer.concat([signature.subarray(0, size), bytesOf(order - s)]);
     },
   };
 }
