@@ -1,5 +1,4 @@
 import { JwksController, JwtGuard, JwtRotationExceptionFilter, JwtRotationModule } from '@app/jwt-rotation';
-import { createKeyv } from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
@@ -12,6 +11,7 @@ import { AuthController } from './auth/auth.controller';
 import { CookieAuthController } from './auth/cookie-auth.controller';
 import { PageController } from './browser/page.controller';
 import { HealthController } from './health.controller';
+import { createRedisCacheStore } from './redis-cache-store';
 import { MeController } from './me.controller';
 import { UsersService } from './users/users.service';
 
@@ -28,7 +28,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         CacheModule.register({
           isGlobal: true,
-          ...(config.redisUrl ? { stores: [createKeyv(config.redisUrl, { throwOnErrors: true })] } : {}),
+          ...(config.redisUrl ? { stores: [createRedisCacheStore(config.redisUrl)] } : {}),
         }),
         JwtRotationModule.forRoot({
           issuer: config.issuer,

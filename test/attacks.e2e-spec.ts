@@ -1160,3 +1160,70 @@ describe('signature characters beyond U+00FF', () => {
     await t.example.http().post('/auth/refresh').send({ refresh_token: pair.refresh_token }).expect(200);
   });
 });
+
+// ECDSA signatures (r, s) and (r, n − s) both verify in OpenSSL, and OpenSSL's PSS verify takes a
+// signature with its leading zero bytes stripped: without the canonical-signature rule a token
+// would have a second valid form, which anything keyed on the token string (a replay cache, a
+// refresh token's single-use check by token) would count as another token.
+describe('signature malleability (ES256 and PS256 key rings)', () => {
+  const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  const highSTwin = (token: string): string => {
+    const cut = token.lastIndexOf('.') + 1;
+    const signature = Buffer.from(token.slice(cut), 'base64url');
+    const s = BigInt(`0x${signature.subarray(32).toString('hex')}`);
+    const flipped = Buffer.from((P256_ORDER - s).toString(16).padStart(64, '0'), 'hex');
+    return token.slice(0, cut) + Buffer.concat([signature.subarray(0, 32), flipped]).toString('base64url');
+  };
+
+  describe('ES256', () => {
+    let t: Target;
+    beforeAll(async () => {
+      t = await openTarget('memory', { algorithm: 'ES256' });
+    });
+    afterAll(() => closeTarget(t));
+    keepsServerState(() => t);
+
+    it('refuses the (r, n − s) form of a valid access token: 401 (invalid signature)', async () => {
+      expect(headerOf(t.admin).alg).toBe('ES256');
+      await expectRefused(t, highSTwin(t.admin), 'ERR_JWT_SIGNATURE_INVALID');
+    });
+
+    it('refuses the (r, n − s) form of a refresh token without ending its session, and the real one still refreshes', async () => {
+      const pair = await t.example.login('bob');
+      const refused = await t.example
+        .http()
+        .post('/auth/refresh')
+        .send({ refresh_token: highSTwin(pair.refresh_token) });
+      // A refresh token comes in the body, not as a Bearer credential: 401 without a challenge.
+      expect(refused.status).toBe(401);
+      expect(refused.text).not.toContain(pair.refresh_token.split('.')[2]);
+      await t.example.http().get('/me').set('Authorization', bearer(pair.access_token)).expect(200);
+      const fresh = await t.example.http().post('/auth/refresh').send({ refresh_token: pair.refresh_token }).expect(200);
+      await t.example.http().get('/me').set('Authorization', bearer(fresh.body.access_token)).expect(200);
+    });
+  });
+
+  describe('PS256', () => {
+    let t: Target;
+    beforeAll(async () => {
+      t = await openTarget('memory', { algorithm: 'PS256' });
+    });
+    afterAll(() => closeTarget(t));
+    keepsServerState(() => t);
+
+    it('refuses a valid token whose signature starts with a zero byte once that byte is stripped: 401', async () => {
+      const signer = serverSigner(t.example.app);
+      const header = JSON.stringify({ alg: 'PS256', kid: signer.kid, typ: 'at+jwt' });
+      // One PSS signature in 256 starts with a zero byte: sign fresh claims until one does.
+      let token = compact(header, JSON.stringify(aliceClaims()), signer.sign);
+      for (let i = 0; Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url')[0] !== 0; i++) {
+        if (i > 5000) throw new Error('no PSS signature with a leading zero byte in 5000 tries');
+        token = compact(header, JSON.stringify(aliceClaims()), signer.sign);
+      }
+      await t.example.http().get('/me').set('Authorization', bearer(token)).expect(200);
+      const cut = token.lastIndexOf('.') + 1;
+      const stripped = token.slice(0, cut) + Buffer.from(token.slice(cut), 'base64url').subarray(1).toString('base64url');
+      await expectRefused(t, stripped, 'ERR_JWT_SIGNATURE_INVALID');
+    });
+  });
+});

@@ -38,7 +38,8 @@ export async function startRedisServer(options: { port?: number; args?: string[]
 /** SIGTERM, then SIGKILL after 5 s: a test run must never hang on a child's teardown. */
 export function stopChild(child: ChildProcess): Promise<void> {
   return new Promise<void>((resolve) => {
-    if (child.exitCode !== null) return resolve();
+    // A child killed by a signal has no exit code, only a signal code.
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
     setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 5_000).unref();

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from './errors';
 import { type JwtRotationModuleOptions, resolveOptions } from './jwt-rotation.options';
 
 const issuer = 'https://api.example.com';
+const LOW_ENTROPY = /^keyEncryptionSecret is too easy to guess .*`openssl rand -base64 48`$/;
 
 function problemsOf(options: Partial<JwtRotationModuleOptions>): string[] {
   try {
@@ -62,11 +64,30 @@ describe('resolveOptions', () => {
     ['a rotation interval too short to publish ahead', { rotationInterval: '1s' }, /^rotationInterval must be at least 2s/],
     ['an audience map without default', { audiences: { api: 'https://api' } }, /^audiences must contain a "default" entry/],
     ['a short keyEncryptionSecret', { keyEncryptionSecret: 'short' }, /^keyEncryptionSecret must be at least 32 characters/],
+    ['a keyEncryptionSecret of one repeated character', { keyEncryptionSecret: 'a'.repeat(64) }, LOW_ENTROPY],
+    ['a keyEncryptionSecret of a short alphabet repeated', { keyEncryptionSecret: 'abc'.repeat(16) }, LOW_ENTROPY],
+    ['a keyEncryptionSecret of a random chunk repeated', { keyEncryptionSecret: '3671e724f55fd7a8'.repeat(4) }, LOW_ENTROPY],
+    ['a keyEncryptionSecret that is a run of the alphabet', { keyEncryptionSecret: 'abcdefghijklmnopqrstuvwxyz0123456789' }, LOW_ENTROPY],
+    ['a keyEncryptionSecret of digits counting up', { keyEncryptionSecret: '0123456789'.repeat(4) }, LOW_ENTROPY],
     ['a keyPrefix with spaces', { keyPrefix: 'my prefix' }, /^keyPrefix must be/],
     ['a missing issuer', { issuer: '' }, /^issuer is required/],
   ])('refuses %s, naming the option', (_, options, message) => {
     const problems = problemsOf(options);
     expect(problems.some((p) => message.test(p))).toBe(true);
+  });
+
+  it('accepts keyEncryptionSecrets from `openssl rand -base64 32/48` and `-hex 32`, and never puts one in a message', () => {
+    for (let i = 0; i < 200; i++) {
+      for (const keyEncryptionSecret of [
+        randomBytes(32).toString('base64'),
+        randomBytes(48).toString('base64'),
+        randomBytes(32).toString('hex'),
+      ]) {
+        expect(problemsOf({ keyEncryptionSecret }), keyEncryptionSecret).toEqual([]);
+      }
+    }
+    const weak = 'Zx'.repeat(24);
+    expect(problemsOf({ keyEncryptionSecret: weak }).join('\n')).not.toContain('ZxZx');
   });
 
   it('lists every problem at once', () => {

@@ -16,6 +16,7 @@ import {
 import { type ResolvedCookieOptions, resolveCookieOptions, type SessionCookieOptions } from './cookies/cookie.options';
 import { type Duration, parseDuration } from './duration';
 import { ConfigurationError } from './errors';
+import { estimateSecretEntropyBits, MIN_SECRET_ENTROPY_BITS } from './keys/secret-entropy';
 import {
   ALGORITHMS,
   ASYMMETRIC_ALGORITHM_NAMES,
@@ -52,7 +53,9 @@ export interface JwtRotationModuleOptions {
   /** Bits of a generated RSA modulus (RS*, PS*); at least 2048. @default 2048 */
   rsaModulusLength?: number;
   /**
-   * Secret that encrypts key material at rest (AES-256-GCM), at least 32 characters.
+   * Secret that encrypts key material at rest (AES-256-GCM), at least 32 characters and not
+   * guessable: a repeated character, a repeated chunk or a run such as `abcd…` is refused at startup
+   * (an estimate of at least 128 bits, see the README). Generate one with `openssl rand -base64 48`.
    * Required as soon as the cache store is not the in-memory one; with the in-memory store a
    * random secret is made per process.
    */
@@ -151,6 +154,22 @@ function IsDuration(allowZero = false) {
     });
 }
 
+/** The estimate is in `keys/secret-entropy.ts`; the message never holds the secret nor its score. */
+function HasEntropy(minBits: number) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'hasEntropy',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || estimateSecretEntropyBits(value) >= minBits,
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} is too easy to guess (repeated or patterned characters; at least ${minBits} bits of randomness are needed): ` +
+          'generate one with `openssl rand -base64 48`',
+      },
+    });
+}
+
 class OptionsSchema {
   @IsString()
   @IsNotEmpty({ message: 'issuer is required: set it to the URL or name of your API, e.g. "https://api.example.com"' })
@@ -180,6 +199,7 @@ class OptionsSchema {
   @IsOptional()
   @IsString()
   @MinLength(32, { message: 'keyEncryptionSecret must be at least 32 characters: generate one with `openssl rand -base64 48`' })
+  @HasEntropy(MIN_SECRET_ENTROPY_BITS)
   keyEncryptionSecret?: string;
 
   @IsString()

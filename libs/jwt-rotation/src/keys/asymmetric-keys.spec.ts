@@ -1,6 +1,6 @@
 import type { TestingModule } from '@nestjs/testing';
 import * as jose from 'jose';
-import { createHmac } from 'node:crypto';
+import { createHmac, createPublicKey, constants, verify as opensslVerify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwksController } from '../http/jwks.controller';
 import { createTestModule, TEST_ISSUER } from '../testing/test-module';
@@ -11,6 +11,52 @@ import { KeyRing } from './key-ring';
 import { KeyRotationService } from './key-rotation.service';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** Curve orders as OpenSSL prints them (`openssl ecparam -name <curve> -param_enc explicit -text`). */
+const ORDERS: Record<string, bigint> = {
+  ES256: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  ES384: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  ES512:
+    0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+};
+/** Ed25519's group order L (RFC 8032 §5.1). */
+const ED25519_L = (1n << 252n) + 27742317777372353535851937790883648493n;
+
+const bigIntOf = (bytes: Buffer) => BigInt(`0x${bytes.toString('hex') || '0'}`);
+const bytesOf = (value: bigint, length: number) => Buffer.from(value.toString(16).padStart(2 * length, '0'), 'hex');
+
+/** An ECDSA signature's S half, and whether it is in the upper half of the group. */
+const isHighS = (alg: string, signature: Buffer) => bigIntOf(signature.subarray(signature.length / 2)) > ORDERS[alg] >> 1n;
+
+/**
+ * The second form of a signature that a plain OpenSSL verify may accept: (r, n − s) for ECDSA,
+ * S + L for Ed25519, and for RSA the signature with its leading zero byte stripped (only for a
+ * signature that starts with one).
+ */
+function twinOf(alg: AsymmetricAlgorithm, signature: Buffer): Buffer {
+  if (alg in ORDERS) {
+    const half = signature.length / 2;
+    return Buffer.concat([signature.subarray(0, half), bytesOf(ORDERS[alg] - bigIntOf(signature.subarray(half)), half)]);
+  }
+  if (alg === 'EdDSA') {
+    const s = bigIntOf(Buffer.from(signature.subarray(32)).reverse());
+    return Buffer.concat([signature.subarray(0, 32), bytesOf(s + ED25519_L, 32).reverse()]);
+  }
+  if (signature[0] !== 0) throw new TypeError('An RSA signature has a stripped twin only when it starts with a zero byte');
+  return signature.subarray(1);
+}
+
+/** The options node:crypto needs to check a raw signature of `alg`, as a plain OpenSSL verifier would. */
+function rawVerifier(alg: AsymmetricAlgorithm, jwk: jose.JWK) {
+  const key = createPublicKey({ key: jwk as never, format: 'jwk' });
+  const hash = alg === 'EdDSA' ? null : `sha${alg.slice(2)}`;
+  const options = alg.startsWith('PS')
+    ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+    : alg.startsWith('ES')
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : { key };
+  return (input: string, signature: Buffer) => opensslVerify(hash, Buffer.from(input), options, signature);
+}
 
 describe.each(ASYMMETRIC_ALGORITHM_NAMES)('%s key ring', (alg: AsymmetricAlgorithm) => {
   let moduleRef: TestingModule;
@@ -58,14 +104,18 @@ describe.each(ASYMMETRIC_ALGORITHM_NAMES)('%s key ring', (alg: AsymmetricAlgorit
     expect(payload.sub).toBe('carol');
 
     const pair = await jose.generateKeyPair(alg, { extractable: true });
-    const foreign = await new jose.SignJWT({})
-      .setProtectedHeader({ alg, kid: 'foreign', typ: 'at+jwt' })
-      .setIssuer(TEST_ISSUER)
-      .setAudience(TEST_ISSUER)
-      .setIssuedAt()
-      .setExpirationTime('1m')
-      .setJti('x')
-      .sign(pair.privateKey);
+    const signWithJose = () =>
+      new jose.SignJWT({})
+        .setProtectedHeader({ alg, kid: 'foreign', typ: 'at+jwt' })
+        .setIssuer(TEST_ISSUER)
+        .setAudience(TEST_ISSUER)
+        .setIssuedAt()
+        .setExpirationTime('1m')
+        .setJti('x')
+        .sign(pair.privateKey);
+    // WebCrypto's ECDSA emits a high S half the time, which we refuse (the next test): take a low one.
+    let foreign = await signWithJose();
+    while (alg in ORDERS && isHighS(alg, Buffer.from(foreign.split('.')[2], 'base64url'))) foreign = await signWithJose();
     expect(() => tokens.verify(foreign)).toThrow(expect.objectContaining({ code: 'ERR_JWT_KEY_UNKNOWN' }));
 
     // Held by our ring under the same kid, the jose-made key's tokens verify with us.
@@ -77,6 +127,36 @@ describe.each(ASYMMETRIC_ALGORITHM_NAMES)('%s key ring', (alg: AsymmetricAlgorit
       expect(tokens.verify(foreign).jti).toBe('x');
     } finally {
       ring.replace(original);
+    }
+  });
+
+  it('has one valid signature per token: the rewritten form of a signature is refused', () => {
+    const publicJwkOfToken = (token: string) => jwks.jwks({ setHeader: () => undefined }).keys.find((k) => k.kid === kidOf(token))!;
+    let token = tokens.sign({}, { subject: 'dave' });
+    // RSA: sign until a signature starts with a zero byte (1 in 256), the only case with a twin.
+    for (let i = 0; alg.match(/^[RP]S/) && Buffer.from(token.split('.')[2], 'base64url')[0] !== 0; i++) {
+      if (i > 5000) throw new Error('No RSA signature with a leading zero byte in 5000 tries');
+      token = tokens.sign({}, { subject: `dave-${i}` });
+    }
+    const [input, signature] = [token.slice(0, token.lastIndexOf('.')), Buffer.from(token.split('.')[2], 'base64url')];
+    const twin = twinOf(alg, signature);
+    expect(twin.equals(signature)).toBe(false);
+    // The twin is a real threat where OpenSSL alone accepts it (ECDSA, PSS); RS* and EdDSA refuse it already.
+    expect(rawVerifier(alg, publicJwkOfToken(token))(input, twin)).toBe(alg.startsWith('ES') || alg.startsWith('PS'));
+    expect(tokens.verify(token).sub).toMatch(/^dave/);
+    expect(() => tokens.verify(`${input}.${twin.toString('base64url')}`)).toThrow(
+      expect.objectContaining({ code: 'ERR_JWT_SIGNATURE_INVALID' }),
+    );
+  });
+
+  it('signs in the canonical form only (low S for ECDSA), which jose verifies', async () => {
+    const { keys } = jwks.jwks({ setHeader: () => undefined });
+    const set = jose.createLocalJWKSet({ keys });
+    for (let i = 0; i < 24; i++) {
+      const token = tokens.sign({}, { subject: `erin-${i}` });
+      const signature = Buffer.from(token.split('.')[2], 'base64url');
+      if (alg in ORDERS) expect(isHighS(alg, signature)).toBe(false);
+      await expect(jose.jwtVerify(token, set, { algorithms: [alg] })).resolves.toMatchObject({ payload: { sub: `erin-${i}` } });
     }
   });
 

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { LogEntry, RotationStore } from './rotation-store';
 
@@ -31,7 +31,7 @@ const REFUSAL_LOG_GAP_MS = 10_000;
  * Key material is also encrypted (keys/key-encryption.ts); this layer is about integrity of all
  * the rest. An in-process store needs neither: nobody else can write to this process's memory.
  */
-export class AuthenticatedStore implements RotationStore {
+export class AuthenticatedStore implements RotationStore, OnApplicationShutdown {
   readonly shared: boolean;
   private readonly macKey: Buffer;
   private readonly logger = new Logger('JwtRotation');
@@ -45,6 +45,11 @@ export class AuthenticatedStore implements RotationStore {
     this.shared = inner.shared;
     // Its own HKDF label, so the MAC key and the key-encryption key are independent.
     this.macKey = Buffer.from(hkdfSync('sha256', secret, 'nest-jwt-rotation', 'store-authentication/v1', 32));
+  }
+
+  /** Nest calls this on the provider it holds, this wrapper: the store underneath closes what it opened. */
+  async onApplicationShutdown(): Promise<void> {
+    await (this.inner as Partial<OnApplicationShutdown>).onApplicationShutdown?.();
   }
 
   async get<T>(key: string): Promise<T | undefined> {

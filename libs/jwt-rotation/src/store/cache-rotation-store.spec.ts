@@ -1,9 +1,11 @@
+import type KeyvRedis from '@keyv/redis';
 import { createKeyv } from '@keyv/redis';
 import { type Cache, createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { ConfigurationError } from '../errors';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { startRedisServer } from '../../../../test/support/redis-server';
 import { CacheRotationStore } from './cache-rotation-store';
 
 const stores: Record<string, () => Cache> = {
@@ -85,10 +87,55 @@ describe('CacheRotationStore backends', () => {
 
 describe('CacheRotationStore deadlines', () => {
   it('answers StoreUnavailableError in bounded time when the store hangs', async () => {
-    const hanging = { get: () => new Promise(() => undefined), stores: [] } as unknown as Cache;
-    const store = new CacheRotationStore(hanging, 100);
-    const started = Date.now();
-    await expect(store.get('x')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // A real redis-server of the test's own, stalled with SIGSTOP once the client is connected.
+    const redis = await startRedisServer();
+    const cache = createCache({ stores: [createKeyv(redis.url)] });
+    try {
+      const store = new CacheRotationStore(cache, 100);
+      await store.set('x', 1, 60_000);
+      redis.process.kill('SIGSTOP');
+      const started = Date.now();
+      await expect(store.get('x')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      redis.process.kill('SIGCONT');
+      await cache.disconnect().catch(() => undefined);
+      await redis.stop();
+    }
   });
+
+  it.each(['stalled', 'stopped'])(
+    'unsubscribes and shuts down without waiting on a %s Redis',
+    async (state) => {
+      const redis = await startRedisServer();
+      const cache = createCache({ stores: [createKeyv(redis.url)] });
+      const store = new CacheRotationStore(cache, 100);
+      try {
+        const unsubscribe = await store.subscribe(
+          'spec-events',
+          () => undefined,
+          () => undefined,
+        );
+        await store.subscribe(
+          'spec-events-2',
+          () => undefined,
+          () => undefined,
+        );
+        if (state === 'stalled') redis.process.kill('SIGSTOP');
+        else await redis.stop();
+        // Generous bounds: the old code waited for an UNSUBSCRIBE answer that never came.
+        const settled = (promise: Promise<unknown>) =>
+          Promise.race([promise.then(() => 'done'), new Promise((r) => setTimeout(() => r('still waiting'), 3000))]);
+        expect(await settled(unsubscribe())).toBe('done');
+        expect(await settled(store.onApplicationShutdown())).toBe('done');
+      } finally {
+        redis.process.kill('SIGCONT');
+        await redis.stop();
+        // The app's own client: dropped, as the app's CacheModule must do with Redis gone.
+        const { client } = cache.stores[0].store as KeyvRedis<unknown>;
+        if (client.isOpen) client.destroy();
+      }
+    },
+    20_000,
+  );
 });

@@ -1,15 +1,19 @@
+import type { OnApplicationShutdown } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import { ConfigurationError, StoreUnavailableError } from '../errors';
 import { InProcessBackend } from './in-process.backend';
 import { isKeyvRedis, RedisBackend } from './redis.backend';
 import type { LogEntry, RotationStore } from './rotation-store';
 
+/** A backend, and what it opened that shutdown must close. */
+type Backend = RotationStore & { close(): Promise<void> };
+
 /** Picks the backend from the app's cache: its `@keyv/redis` store, or the in-memory one. */
-function backendFor(cache: Cache): RotationStore {
+function backendFor(cache: Cache): Backend {
   const stores: unknown[] = (cache.stores ?? []).map((keyv) => keyv.store);
   const redis = stores.find(isKeyvRedis);
   if (redis) return new RedisBackend(redis);
-  if (stores.length <= 1 && stores.every((store) => store instanceof Map)) return new InProcessBackend(cache);
+  if (stores.length <= 1 && stores.every((store) => store instanceof Map)) return new InProcessBackend();
   // Another shared store (memcached, a SQL Keyv store, ...) would silently lose create-if-absent,
   // pub/sub and resync: refuse it rather than run unsafely on several instances.
   throw new ConfigurationError([
@@ -19,10 +23,10 @@ function backendFor(cache: Cache): RotationStore {
 }
 
 /** The default {@link RotationStore}: the app's cache store, with a deadline on every operation. */
-export class CacheRotationStore implements RotationStore {
+export class CacheRotationStore implements RotationStore, OnApplicationShutdown {
   readonly shared: boolean;
   /** In memory or on Redis; this class adds a deadline and one error type to every operation. */
-  private readonly backend: RotationStore;
+  private readonly backend: Backend;
 
   constructor(
     cache: Cache,
@@ -90,6 +94,11 @@ export class CacheRotationStore implements RotationStore {
 
   subscribe(channel: string, onMessage: (message: string) => void, onReconnect: () => void): Promise<() => Promise<void>> {
     return this.bounded('subscribe', () => this.backend.subscribe(channel, onMessage, onReconnect), 5 * this.timeoutMs);
+  }
+
+  /** Closes what the backend opened (its sweep timer, its subscriber connections) without waiting on the store. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.backend.close();
   }
 
   /** A store that hangs must not hang the caller: every operation gets a deadline. */

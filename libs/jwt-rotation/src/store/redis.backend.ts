@@ -44,7 +44,6 @@ interface RedisSubscriber {
   on(event: 'ready' | 'error', listener: (error?: unknown) => void): unknown;
   connect(): Promise<unknown>;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  unsubscribe(channel: string): Promise<unknown>;
   destroy(): void;
 }
 
@@ -66,6 +65,8 @@ export function isKeyvRedis(store: unknown): store is KeyvRedisAdapter {
  */
 export class RedisBackend implements StoreBackend {
   readonly shared = true;
+  /** The connections this backend opened (the app's client is the app's to close, not ours). */
+  private readonly subscribers = new Set<RedisSubscriber>();
 
   constructor(private readonly adapter: KeyvRedisAdapter) {}
 
@@ -151,6 +152,7 @@ export class RedisBackend implements StoreBackend {
   /** A subscribed connection cannot run other commands, so it gets a duplicate of the client. */
   async subscribe(channel: string, onMessage: (message: string) => void, onReconnect: () => void): Promise<() => Promise<void>> {
     const subscriber = (await this.client()).duplicate();
+    this.subscribers.add(subscriber);
     let connected = false;
     // node-redis reconnects by itself and resubscribes; errors in between are expected and retried.
     subscriber.on('error', () => undefined);
@@ -158,11 +160,32 @@ export class RedisBackend implements StoreBackend {
       if (connected) onReconnect();
       connected = true;
     });
-    await subscriber.connect();
-    await subscriber.subscribe(channel, onMessage);
-    return async () => {
-      await subscriber.unsubscribe(channel).catch(() => undefined);
+    try {
+      await subscriber.connect();
+      await subscriber.subscribe(channel, onMessage);
+    } catch (error) {
+      this.destroy(subscriber);
+      throw error;
+    }
+    return async () => this.destroy(subscriber);
+  }
+
+  /** Drops every connection this backend opened, at once: nothing to wait for, whatever Redis's state. */
+  async close(): Promise<void> {
+    for (const subscriber of this.subscribers) this.destroy(subscriber);
+  }
+
+  /**
+   * Closing the connection ends its subscription on the server; an UNSUBSCRIBE first would wait
+   * for Redis, forever when Redis is gone (node-redis queues it until a reconnect that never comes),
+   * and shutdown with it. Commands still queued are refused, and none of them was acknowledged.
+   */
+  private destroy(subscriber: RedisSubscriber): void {
+    if (!this.subscribers.delete(subscriber)) return;
+    try {
       subscriber.destroy();
-    };
+    } catch {
+      // Already closed by node-redis itself.
+    }
   }
 }
