@@ -1,6 +1,13 @@
 import type { Cache } from 'cache-manager';
 import type { RotationStore as StoreBackend } from './rotation-store';
 
+/** A value written through {@link InProcessBackend.setIfVersion}, kept as JSON like Redis keeps it. */
+interface Versioned {
+  readonly raw: string;
+  readonly version: string;
+  readonly expiresAt: number;
+}
+
 interface Hash {
   readonly fields: Map<string, string>;
   expiresAt: number;
@@ -13,10 +20,15 @@ interface Hash {
 export class InProcessBackend implements StoreBackend {
   readonly shared = false;
   private readonly hashes = new Map<string, Hash>();
+  /** Compare-and-set needs a check and a write with no await between them: a map of its own, not the async cache. */
+  private readonly versioned = new Map<string, Versioned>();
+  private writes = 0;
+  private sweepAt = 1024;
 
   constructor(private readonly cache: Cache) {}
 
   async get<T>(key: string): Promise<T | undefined> {
+    if (this.versioned.has(key)) return (await this.getVersioned<T>(key))?.value;
     return (await this.cache.get<T>(key)) ?? undefined;
   }
 
@@ -27,6 +39,19 @@ export class InProcessBackend implements StoreBackend {
   async delete(key: string): Promise<void> {
     await this.cache.del(key);
     this.hashes.delete(key);
+    this.versioned.delete(key);
+  }
+
+  async getVersioned<T>(key: string): Promise<{ value: T; version: string } | undefined> {
+    const entry = this.liveVersioned(key);
+    return entry && { value: JSON.parse(entry.raw) as T, version: entry.version };
+  }
+
+  async setIfVersion(key: string, version: string | undefined, value: unknown, ttlMs: number): Promise<boolean> {
+    if (this.liveVersioned(key)?.version !== version) return false;
+    this.versioned.set(key, { raw: JSON.stringify(value), version: String(++this.writes), expiresAt: Date.now() + ttlMs });
+    if (this.versioned.size >= this.sweepAt) this.sweepVersioned();
+    return true;
   }
 
   async hashSetIfAbsent(key: string, field: string, value: string, ttlMs?: number): Promise<boolean> {
@@ -58,6 +83,22 @@ export class InProcessBackend implements StoreBackend {
 
   async subscribe(): Promise<() => Promise<void>> {
     return async () => undefined;
+  }
+
+  private liveVersioned(key: string): Versioned | undefined {
+    const entry = this.versioned.get(key);
+    if (entry && entry.expiresAt <= Date.now()) {
+      this.versioned.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /** Expired entries go once the map has doubled since the last sweep: amortised O(1) per write. */
+  private sweepVersioned(): void {
+    const now = Date.now();
+    for (const [key, entry] of this.versioned) if (entry.expiresAt <= now) this.versioned.delete(key);
+    this.sweepAt = Math.max(1024, 2 * this.versioned.size);
   }
 
   private live(key: string): Hash | undefined {
