@@ -41,6 +41,7 @@ export class AppModule {
           refreshReuseInterval: config.refreshReuseInterval,
           sessionIdleTimeout: config.sessionIdleTimeout,
           sessionMaxLifetime: config.sessionMaxLifetime,
+          maxSessionsPerSubject: config.maxSessionsPerSubject,
         }),
       ],
       controllers: [AuthController, KeysController, JwksController, ...VERIFYING_CONTROLLERS],

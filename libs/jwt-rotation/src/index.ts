@@ -37,6 +37,7 @@ export {
   InvalidSignatureError,
   InvalidTokenTypeError,
   JwtRotationError,
+  RefreshConflictError,
   RefreshTokenInvalidError,
   RefreshTokenReusedError,
   TokenRevokedError,

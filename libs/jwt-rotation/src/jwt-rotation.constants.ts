@@ -14,7 +14,5 @@ export const storeKeys = (prefix: string) => ({
   /** Followed by `sid:`, `sub:` or `jti:` and the base64url id. */
   revoked: `${prefix}:revoked:`,
   session: (sid: string) => `${prefix}:session:${sid}`,
-  sessionEnded: (sid: string) => `${prefix}:session:${sid}:ended`,
-  refreshRotations: (sid: string) => `${prefix}:session:${sid}:rotations`,
   subjectSessions: (sub: string) => `${prefix}:subject:${Buffer.from(sub, 'utf8').toString('base64url')}:sessions`,
 });

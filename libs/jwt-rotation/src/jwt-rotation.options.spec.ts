@@ -32,6 +32,8 @@ describe('resolveOptions', () => {
       permissionsClaim: 'permissions',
       realm: issuer,
       maxTokenLifetimeMs: 30 * 86_400_000,
+      refreshReuseIntervalMs: 30_000,
+      maxSessionsPerSubject: 200,
     });
   });
 
@@ -64,6 +66,8 @@ describe('resolveOptions', () => {
     ['a short keyEncryptionSecret', { keyEncryptionSecret: 'short' }, /^keyEncryptionSecret must be at least 32 characters/],
     ['a keyPrefix with spaces', { keyPrefix: 'my prefix' }, /^keyPrefix must be/],
     ['a missing issuer', { issuer: '' }, /^issuer is required/],
+    ['a zero session cap', { maxSessionsPerSubject: 0 }, /^maxSessionsPerSubject must be at least 1/],
+    ['a fractional session cap', { maxSessionsPerSubject: 2.5 }, /^maxSessionsPerSubject must be a whole number/],
   ])('refuses %s, naming the option', (_, options, message) => {
     const problems = problemsOf(options);
     expect(problems.some((p) => message.test(p))).toBe(true);
