@@ -16,6 +16,7 @@ export interface AppConfig {
   refreshReuseInterval?: string;
   sessionIdleTimeout?: string;
   sessionMaxLifetime?: string;
+  maxSessionsPerSubject?: number;
   /** Set: verify-only mode, keys from this JWKS URL of the issuer (asymmetric algorithms). */
   jwksUri?: string;
   jwksRefreshInterval?: string;
@@ -38,6 +39,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     refreshReuseInterval: env.JWT_REFRESH_REUSE_INTERVAL || undefined,
     sessionIdleTimeout: env.JWT_SESSION_IDLE_TIMEOUT || undefined,
     sessionMaxLifetime: env.JWT_SESSION_MAX_LIFETIME || undefined,
+    maxSessionsPerSubject: env.JWT_MAX_SESSIONS_PER_SUBJECT ? Number(env.JWT_MAX_SESSIONS_PER_SUBJECT) : undefined,
     jwksUri: env.JWT_JWKS_URI || undefined,
     jwksRefreshInterval: env.JWT_JWKS_REFRESH_INTERVAL || undefined,
     cookieSecure: env.JWT_COOKIE_SECURE === 'false' ? false : undefined,

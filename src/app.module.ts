@@ -45,6 +45,7 @@ export class AppModule {
           sessionMaxLifetime: config.sessionMaxLifetime,
           // Browser sessions in httpOnly cookies (the page at /); the refresh cookie goes only to /auth/cookie.
           cookies: { refreshPath: '/auth/cookie', ...(config.cookieSecure === false ? { secure: false } : {}) },
+          maxSessionsPerSubject: config.maxSessionsPerSubject,
         }),
       ],
       controllers: [AuthController, CookieAuthController, PageController, KeysController, JwksController, ...VERIFYING_CONTROLLERS],

@@ -20,6 +20,7 @@ export type JwtRotationErrorCode =
   | 'ERR_REFRESH_TOKEN_INVALID'
   | 'ERR_REFRESH_TOKEN_REUSED'
   | 'ERR_CSRF_REJECTED'
+  | 'ERR_REFRESH_CONFLICT'
   | 'ERR_NO_SIGNING_KEY'
   | 'ERR_KEY_DECRYPTION_FAILED'
   | 'ERR_STORE_UNAVAILABLE'
@@ -93,6 +94,13 @@ export class RefreshTokenInvalidError extends JwtRotationError {
 /** A refresh token presented again after it was rotated: treated as theft, the whole session is revoked. */
 export class RefreshTokenReusedError extends JwtRotationError {
   readonly code = 'ERR_REFRESH_TOKEN_REUSED' as const;
+}
+/**
+ * Concurrent refreshes of one session kept changing it while this one tried to commit: nothing was
+ * consumed, retry with the same refresh token. A 503 with `Retry-After` at the HTTP boundary.
+ */
+export class RefreshConflictError extends JwtRotationError {
+  readonly code = 'ERR_REFRESH_CONFLICT' as const;
 }
 
 /**

@@ -41,6 +41,7 @@ export {
   InvalidSignatureError,
   InvalidTokenTypeError,
   JwtRotationError,
+  RefreshConflictError,
   RefreshTokenInvalidError,
   RefreshTokenReusedError,
   TokenRevokedError,

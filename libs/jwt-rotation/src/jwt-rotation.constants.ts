@@ -16,7 +16,5 @@ export const storeKeys = (prefix: string) => ({
   /** Every live revocation, as its event, scored by its expiry. */
   revocations: `${prefix}:revocations`,
   session: (sid: string) => `${prefix}:session:${sid}`,
-  sessionEnded: (sid: string) => `${prefix}:session:${sid}:ended`,
-  refreshRotations: (sid: string) => `${prefix}:session:${sid}:rotations`,
   subjectSessions: (sub: string) => `${prefix}:subject:${Buffer.from(sub, 'utf8').toString('base64url')}:sessions`,
 });

@@ -34,6 +34,8 @@ describe('resolveOptions', () => {
       permissionsClaim: 'permissions',
       realm: issuer,
       maxTokenLifetimeMs: 30 * 86_400_000,
+      refreshReuseIntervalMs: 30_000,
+      maxSessionsPerSubject: 200,
     });
   });
 
@@ -71,6 +73,8 @@ describe('resolveOptions', () => {
     ['a keyEncryptionSecret of digits counting up', { keyEncryptionSecret: '0123456789'.repeat(4) }, LOW_ENTROPY],
     ['a keyPrefix with spaces', { keyPrefix: 'my prefix' }, /^keyPrefix must be/],
     ['a missing issuer', { issuer: '' }, /^issuer is required/],
+    ['a zero session cap', { maxSessionsPerSubject: 0 }, /^maxSessionsPerSubject must be at least 1/],
+    ['a fractional session cap', { maxSessionsPerSubject: 2.5 }, /^maxSessionsPerSubject must be a whole number/],
   ])('refuses %s, naming the option', (_, options, message) => {
     const problems = problemsOf(options);
     expect(problems.some((p) => message.test(p))).toBe(true);

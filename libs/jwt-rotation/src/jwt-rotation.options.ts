@@ -71,11 +71,18 @@ export interface JwtRotationModuleOptions {
   /** Longest token accepted, in characters; longer ones are refused before any parsing. @default 8192 */
   maxTokenLength?: number;
   /**
-   * How long after a refresh the refresh token it consumed may be presented again (a client whose
-   * response was lost) and still get a working pair. Outside it, reuse is theft and revokes the
-   * session. @default 0 (strict)
+   * How long after a refresh the refresh token it consumed may be presented again (a client that
+   * retried after a 503 or a timeout, or whose answer was lost) and still get the pair that refresh
+   * made, as long as that pair's refresh token is unused. Outside it, or once the successor was
+   * refreshed, reuse is theft and revokes the session. `0` still gives concurrent duplicates the
+   * winner's pair, but not a retry. @default '30s'
    */
   refreshReuseInterval?: Duration | 0;
+  /**
+   * Most sessions one subject may hold; a login beyond it ends the subject's oldest session, as a
+   * logout would. Bounds `listSessions()` and "log out everywhere". @default 200
+   */
+  maxSessionsPerSubject?: number;
   /** A session not refreshed for this long ends. @default undefined (refreshTokenTtl bounds it) */
   sessionIdleTimeout?: Duration;
   /** No refresh extends a session past this age. @default undefined (no limit) */
@@ -127,6 +134,7 @@ export interface ResolvedJwtRotationOptions {
   readonly verifyOnly: { readonly jwksUri: URL; readonly refreshIntervalMs: number } | undefined;
   readonly scheduleRotation: boolean;
   readonly refreshReuseIntervalMs: number;
+  readonly maxSessionsPerSubject: number;
   readonly sessionIdleTimeoutMs: number | undefined;
   readonly sessionMaxLifetimeMs: number | undefined;
   /** Longest lifetime any token signed by a key can have: a key must verify this long after it retires. */
@@ -213,6 +221,11 @@ class OptionsSchema {
   realm: string;
 
   @IsInt() @Min(256, { message: 'maxTokenLength must be at least 256' }) maxTokenLength: number;
+
+  @IsInt({ message: 'maxSessionsPerSubject must be a whole number of sessions, e.g. 200' })
+  @Min(1, { message: 'maxSessionsPerSubject must be at least 1' })
+  @Max(100_000, { message: 'maxSessionsPerSubject must be at most 100000: listing and logging out every session read them all' })
+  maxSessionsPerSubject: number;
   @IsBoolean() scheduleRotation: boolean;
 }
 
@@ -249,7 +262,8 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     accessTokenTtl: '15m',
     refreshTokenTtl: '30d',
     clockTolerance: '30s',
-    refreshReuseInterval: 0,
+    refreshReuseInterval: '30s',
+    maxSessionsPerSubject: 200,
     secretLength: 64,
     rsaModulusLength: 2048,
     keyPrefix: 'jwt-rotation',
@@ -306,6 +320,7 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     acceptedAlgorithms: verifyOnly ? verifyOnly.algorithms : [...SUPPORTED_ALGORITHMS],
     verifyOnly: verifyOnly && { jwksUri: verifyOnly.jwksUri, refreshIntervalMs: verifyOnly.refreshIntervalMs },
     refreshReuseIntervalMs: parseDuration(schema.refreshReuseInterval) ?? 0,
+    maxSessionsPerSubject: schema.maxSessionsPerSubject,
     sessionIdleTimeoutMs: schema.sessionIdleTimeout === undefined ? undefined : parseDuration(schema.sessionIdleTimeout),
     sessionMaxLifetimeMs: schema.sessionMaxLifetime === undefined ? undefined : parseDuration(schema.sessionMaxLifetime),
     maxTokenLifetimeMs: Math.max(accessTokenTtlMs, refreshTokenTtlMs),

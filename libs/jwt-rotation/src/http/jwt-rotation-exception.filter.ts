@@ -14,6 +14,7 @@ import {
   JwtRotationError,
   KeyDecryptionError,
   NoSigningKeyError,
+  RefreshConflictError,
   RefreshTokenInvalidError,
   RefreshTokenReusedError,
   StoreUnavailableError,
@@ -60,7 +61,13 @@ export class JwtRotationExceptionFilter extends BaseExceptionFilter {
       setResponseHeader(response, 'WWW-Authenticate', bearerChallenge(this.options?.realm ?? 'api', 'invalid_token', description));
       return new UnauthorizedException({ statusCode: HttpStatus.UNAUTHORIZED, error: 'invalid_token', message: description });
     }
-    if (error instanceof StoreUnavailableError || error instanceof NoSigningKeyError || error instanceof KeyDecryptionError) {
+    // A refresh conflict consumed nothing: retrying the same refresh token is the fix, as for an outage.
+    if (
+      error instanceof StoreUnavailableError ||
+      error instanceof NoSigningKeyError ||
+      error instanceof KeyDecryptionError ||
+      error instanceof RefreshConflictError
+    ) {
       setResponseHeader(response, 'Retry-After', RETRY_AFTER_SECONDS);
       return new ServiceUnavailableException({
         statusCode: HttpStatus.SERVICE_UNAVAILABLE,

@@ -60,6 +60,18 @@ export class AuthenticatedStore implements RotationStore, OnApplicationShutdown 
     return this.inner.set(key, this.seal(key, value, ttlMs), ttlMs);
   }
 
+  /** The version is the store's own (the sealed record's); a record that fails its check is absent. */
+  async getVersioned<T>(key: string): Promise<{ value: T; version: string } | undefined> {
+    const stored = await this.inner.getVersioned<unknown>(key);
+    if (!stored) return undefined;
+    const value = this.open<T>(key, stored.value);
+    return value === undefined ? undefined : { value, version: stored.version };
+  }
+
+  setIfVersion(key: string, version: string | undefined, value: unknown, ttlMs: number): Promise<boolean> {
+    return this.inner.setIfVersion(key, version, this.seal(key, value, ttlMs), ttlMs);
+  }
+
   delete(key: string): Promise<void> {
     return this.inner.delete(key);
   }

@@ -44,6 +44,36 @@ describe.each(Object.keys(stores))('CacheRotationStore on %s', (kind) => {
     await store.hashDelete(k, ['ret:0']);
     expect(await store.hashGetAll(k)).toEqual({ 'g:0': `writer-${winner}`, 'act:0': '5' });
   });
+
+  it('compare-and-set: of many writers holding one version exactly one writes, and the version moves', async () => {
+    const k = key('versioned');
+    expect(await store.getVersioned(k)).toBeUndefined();
+    const created = await Promise.all(Array.from({ length: 10 }, (_, i) => store.setIfVersion(k, undefined, { n: i }, 60_000)));
+    expect(created.filter(Boolean)).toHaveLength(1);
+    const first = await store.getVersioned<{ n: number }>(k);
+    expect(first?.value).toEqual({ n: created.indexOf(true) });
+    const raced = await Promise.all(Array.from({ length: 25 }, (_, i) => store.setIfVersion(k, first!.version, { n: 100 + i }, 60_000)));
+    expect(raced.filter(Boolean)).toHaveLength(1);
+    const second = await store.getVersioned<{ n: number }>(k);
+    expect(second?.value).toEqual({ n: 100 + raced.indexOf(true) });
+    expect(second?.version).not.toBe(first?.version);
+    expect(await store.get(k)).toEqual(second?.value);
+    // A stale version, or "absent" while present, writes nothing.
+    expect(await store.setIfVersion(k, first!.version, { n: -1 }, 60_000)).toBe(false);
+    expect(await store.setIfVersion(k, undefined, { n: -1 }, 60_000)).toBe(false);
+    // After a delete no version matches: a write based on what was read before cannot bring it back.
+    await store.delete(k);
+    expect(await store.setIfVersion(k, second!.version, { n: -2 }, 60_000)).toBe(false);
+    expect(await store.getVersioned(k)).toBeUndefined();
+  });
+
+  it('compare-and-set values expire with their TTL', async () => {
+    const k = key('versioned-ttl');
+    expect(await store.setIfVersion(k, undefined, { a: 1 }, 50)).toBe(true);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await store.getVersioned(k)).toBeUndefined();
+    expect(await store.setIfVersion(k, undefined, { a: 2 }, 60_000)).toBe(true);
+  });
 });
 
 describe('CacheRotationStore backends', () => {

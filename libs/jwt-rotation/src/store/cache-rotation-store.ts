@@ -48,6 +48,14 @@ export class CacheRotationStore implements RotationStore, OnApplicationShutdown 
     return this.bounded('delete', () => this.backend.delete(key));
   }
 
+  getVersioned<T>(key: string): Promise<{ value: T; version: string } | undefined> {
+    return this.bounded('getVersioned', () => this.backend.getVersioned<T>(key));
+  }
+
+  setIfVersion(key: string, version: string | undefined, value: unknown, ttlMs: number): Promise<boolean> {
+    return this.bounded('setIfVersion', () => this.backend.setIfVersion(key, version, value, Math.max(1, Math.ceil(ttlMs))));
+  }
+
   hashSetIfAbsent(key: string, field: string, value: string, ttlMs?: number): Promise<boolean> {
     return this.bounded('hashSetIfAbsent', () => this.backend.hashSetIfAbsent(key, field, value, ttlMs));
   }

@@ -9,6 +9,8 @@ interface Value {
   /** JSON text, as Redis keeps it: every read is a fresh copy that no caller can change in place. */
   readonly json: string;
   readonly expiresAt: number;
+  /** Changes on every write: what a compare-and-set compares. */
+  readonly version: string;
 }
 
 /** How often expired entries are swept out, and how many entries of each map one sweep looks at, at most. */
@@ -31,6 +33,7 @@ export class InProcessBackend implements StoreBackend {
   private readonly hashes = new Map<string, Hash>();
   private readonly sweeps = [new ExpirySweep(this.values), new ExpirySweep(this.hashes)];
   private readonly timer: NodeJS.Timeout;
+  private writes = 0;
 
   constructor(sweepIntervalMs = SWEEP_INTERVAL_MS) {
     const self = new WeakRef(this);
@@ -58,7 +61,23 @@ export class InProcessBackend implements StoreBackend {
   }
 
   async set(key: string, value: unknown, ttlMs: number): Promise<void> {
-    this.values.set(key, { json: JSON.stringify(value), expiresAt: Date.now() + ttlMs });
+    this.write(key, value, ttlMs);
+  }
+
+  async getVersioned<T>(key: string): Promise<{ value: T; version: string } | undefined> {
+    const entry = this.live(this.values, key);
+    return entry && { value: JSON.parse(entry.json) as T, version: entry.version };
+  }
+
+  /** The check and the write run with no await between them: atomic in one process. */
+  async setIfVersion(key: string, version: string | undefined, value: unknown, ttlMs: number): Promise<boolean> {
+    if (this.live(this.values, key)?.version !== version) return false;
+    this.write(key, value, ttlMs);
+    return true;
+  }
+
+  private write(key: string, value: unknown, ttlMs: number): void {
+    this.values.set(key, { json: JSON.stringify(value), expiresAt: Date.now() + ttlMs, version: String(++this.writes) });
   }
 
   async delete(key: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { LogEntry, RotationStore as StoreBackend } from './rotation-store';
 
 /** The part of node-redis (the client under `@keyv/redis`) the library uses. */
@@ -30,6 +31,8 @@ export interface RedisClient {
   ): Promise<Array<{ id: string; message: Record<string, string> }>>;
   publish(channel: string, message: string): Promise<number>;
   duplicate(): RedisSubscriber;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
 
 interface RedisMulti {
@@ -51,6 +54,20 @@ interface RedisSubscriber {
 export interface KeyvRedisAdapter {
   getClient(): Promise<RedisClient>;
 }
+
+/**
+ * Compare-and-set of a string key in one step: SET PX only while GET still returns the expected
+ * raw value (ARGV[1] = '1'), or while the key is absent (ARGV[1] = '0').
+ */
+const SET_IF_VERSION = `local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+elseif current then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+return 1`;
+const SET_IF_VERSION_SHA = createHash('sha1').update(SET_IF_VERSION).digest('hex');
 
 export function isKeyvRedis(store: unknown): store is KeyvRedisAdapter {
   return typeof store === 'object' && store !== null && typeof (store as KeyvRedisAdapter).getClient === 'function' && 'client' in store;
@@ -85,6 +102,26 @@ export class RedisBackend implements StoreBackend {
 
   async delete(key: string): Promise<void> {
     await (await this.client()).del(key);
+  }
+
+  /** The version is the raw stored string: any write changes it (a rewrite of equal JSON needs no detecting). */
+  async getVersioned<T>(key: string): Promise<{ value: T; version: string } | undefined> {
+    const raw = await (await this.client()).get(key);
+    return raw === null ? undefined : { value: JSON.parse(raw) as T, version: raw };
+  }
+
+  async setIfVersion(key: string, version: string | undefined, value: unknown, ttlMs: number): Promise<boolean> {
+    const client = await this.client();
+    const options = {
+      keys: [key],
+      arguments: [version === undefined ? '0' : '1', version ?? '', JSON.stringify(value), String(Math.max(1, Math.ceil(ttlMs)))],
+    };
+    // EVALSHA sends 40 bytes instead of the script; Redis forgets scripts on restart (NOSCRIPT).
+    const written = await client.evalSha(SET_IF_VERSION_SHA, options).catch((error: unknown) => {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return client.eval(SET_IF_VERSION, options);
+      throw error;
+    });
+    return written === 1;
   }
 
   async hashSetIfAbsent(key: string, field: string, value: string, ttlMs?: number): Promise<boolean> {

@@ -15,6 +15,17 @@ export interface RotationStore {
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
   delete(key: string): Promise<void>;
   /**
+   * The value at `key` with its version: an opaque token that changes on every write of the key.
+   * Pass the version to {@link setIfVersion} to write only if nobody wrote in between.
+   */
+  getVersioned<T>(key: string): Promise<{ value: T; version: string } | undefined>;
+  /**
+   * Atomically sets `key` only while its version is still `version` (`undefined`: only while the
+   * key is absent); true when this call wrote. A write that times out here but runs later leaves
+   * a state the next {@link getVersioned} reads whole.
+   */
+  setIfVersion(key: string, version: string | undefined, value: unknown, ttlMs: number): Promise<boolean>;
+  /**
    * Atomically sets `field` of the hash at `key` unless it exists; true when this call set it.
    * With `ttlMs`, the whole hash expires that long after this write.
    */

@@ -73,6 +73,17 @@ describe('TokenService', () => {
     expect(() => tokens.sign({}, { audience: 'nope' })).toThrow(TypeError);
   });
 
+  it('signs the same token again from the same claims, jti and issuedAt, and refuses a bad issuedAt', () => {
+    const iat = Math.floor(Date.now() / 1000) - 20;
+    const options = { subject: 'alice', jwtid: 'same-jti', issuedAt: iat, expiresIn: 60 };
+    const token = tokens.sign({ sid: 's1' }, options);
+    expect(tokens.sign({ sid: 's1' }, options)).toBe(token);
+    expect(tokens.verify(token)).toMatchObject({ iat, nbf: iat, exp: iat + 60, jti: 'same-jti' });
+    for (const issuedAt of [1.5, -1, Number.NaN]) {
+      expect(() => tokens.sign({}, { issuedAt })).toThrow(TypeError);
+    }
+  });
+
   it('gives refresh tokens an audience of their own, so no access-token verifier that skips typ takes them', () => {
     const refresh = tokens.decode(tokens.sign({}, { kind: 'refresh' })).payload;
     expect(refresh.aud).toBe(`${TEST_ISSUER}#refresh`);

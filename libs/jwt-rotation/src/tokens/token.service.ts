@@ -81,7 +81,8 @@ export class TokenService {
     const signer = this.ring.signer(now, this.options.algorithm);
     if (!signer) throw new NoSigningKeyError('No signing key is loaded: the key store has not been reachable since startup');
     const lifetimeMs = this.lifetime(kind, options.expiresIn);
-    const iat = Math.floor(now / 1000);
+    const iat = options.issuedAt ?? Math.floor(now / 1000);
+    if (!Number.isSafeInteger(iat) || iat < 0) throw new TypeError('sign(): issuedAt must be whole seconds since the epoch');
     // Same claims, in the same order, as `{ ...payload, iss, aud, iat, nbf, exp, jti }`: on V8 that
     // literal (a spread then more properties) cost more than the HMAC, so the copy is built
     // property by property. An own `__proto__` member (from JSON.parse) keeps the spread, which

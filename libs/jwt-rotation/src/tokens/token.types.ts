@@ -17,6 +17,11 @@ export interface SignOptions {
   subject?: string;
   /** The `jti` claim. @default a random 128-bit id */
   jwtid?: string;
+  /**
+   * The `iat` (and `nbf`) claim, seconds since the epoch; `exp` follows from it. With `jwtid`, signs
+   * again a token signed before (a retried refresh gets the same access token). @default now
+   */
+  issuedAt?: number;
   /** @default 'access' */
   kind?: TokenKind;
 }
