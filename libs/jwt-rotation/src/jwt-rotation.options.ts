@@ -24,6 +24,8 @@ import {
   type JwtAlgorithm,
   SUPPORTED_ALGORITHMS,
 } from './keys/algorithms';
+import type { JwtTransport } from './transports/jwt-transport';
+import { DEFAULT_TOKEN_SOURCES, type TokenSource, tokenSourceProblems, transportProblems } from './transports/token-source';
 
 /** Options of `JwtRotationModule.forRoot()` / `forRootAsync()`. */
 export interface JwtRotationModuleOptions {
@@ -84,6 +86,14 @@ export interface JwtRotationModuleOptions {
   verifyOnly?: VerifyOnlyOptions;
   /** Run the scheduled reconcile tick. Turn off only to drive rotation yourself. @default true */
   scheduleRotation?: boolean;
+  /**
+   * Where guards look for the access token, in order, for routes without `@TokenFrom()`; see
+   * {@link TokenSource}. Never the URL query string.
+   * @default ['authorization', 'handshake'] (the Authorization header or gRPC/packet metadata, then socket.io's auth.token)
+   */
+  tokenFrom?: TokenSource[];
+  /** Request models for other context types than http, graphql, ws and rpc, by `context.getType()`. */
+  transports?: Record<string, JwtTransport>;
 }
 
 export interface VerifyOnlyOptions {
@@ -117,6 +127,8 @@ export interface ResolvedJwtRotationOptions {
   readonly acceptedAlgorithms: readonly JwtAlgorithm[];
   readonly verifyOnly: { readonly jwksUri: URL; readonly refreshIntervalMs: number } | undefined;
   readonly scheduleRotation: boolean;
+  readonly tokenFrom: readonly TokenSource[];
+  readonly transports: Readonly<Record<string, JwtTransport>>;
   readonly refreshReuseIntervalMs: number;
   readonly sessionIdleTimeoutMs: number | undefined;
   readonly sessionMaxLifetimeMs: number | undefined;
@@ -248,6 +260,8 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
       `rotationInterval must be at least ${MIN_ROTATION_INTERVAL_MS / 1000}s: the next key is published one interval ahead and must reach every instance before it signs`,
     );
   }
+  if (input.tokenFrom !== undefined) problems.push(...tokenSourceProblems(input.tokenFrom, 'tokenFrom'));
+  problems.push(...transportProblems(input.transports));
   const verifyOnly = verifyOnlyOf(input.verifyOnly, problems);
   if (problems.length > 0) throw new ConfigurationError(problems);
 
@@ -272,6 +286,8 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     realm: schema.realm,
     maxTokenLength: schema.maxTokenLength,
     scheduleRotation: schema.scheduleRotation,
+    tokenFrom: Object.freeze([...(input.tokenFrom ?? DEFAULT_TOKEN_SOURCES)]),
+    transports: { ...input.transports },
     // On an issuer every key is ours and each token is pinned to its key's algorithm, so the keys of
     // an algorithm configured before keep verifying until they expire.
     acceptedAlgorithms: verifyOnly ? verifyOnly.algorithms : [...SUPPORTED_ALGORITHMS],

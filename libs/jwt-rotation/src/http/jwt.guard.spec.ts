@@ -25,6 +25,7 @@ function contextFor(authorization: string): ExecutionContext {
   const request = { headers: { authorization }, method: 'GET' };
   const response = { setHeader: () => undefined };
   return {
+    getType: () => 'http',
     getHandler: () => contextFor,
     getClass: () => JwtGuard,
     switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }),
