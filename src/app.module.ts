@@ -1,14 +1,18 @@
-import { JwksController, JwtGuard, JwtRotationExceptionFilter, JwtRotationModule } from '@app/jwt-rotation';
+import { JwksController, JwtGuard, JwtRotationModule } from '@app/jwt-rotation';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { createKeyv } from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
+import { GraphQLModule } from '@nestjs/graphql';
 import { ScheduleModule } from '@nestjs/schedule';
 import { KeysController } from './admin/keys.controller';
 import { AdminController } from './admin/admin.controller';
 import type { AppConfig } from './app.config';
 import { ArticlesController } from './articles/articles.controller';
 import { AuthController } from './auth/auth.controller';
+import { EventsGateway } from './events/events.gateway';
+import { ArticlesResolver, MeResolver, TYPE_DEFS } from './graphql/articles.resolver';
 import { HealthController } from './health.controller';
 import { MeController } from './me.controller';
 import { UsersService } from './users/users.service';
@@ -42,15 +46,21 @@ export class AppModule {
           sessionIdleTimeout: config.sessionIdleTimeout,
           sessionMaxLifetime: config.sessionMaxLifetime,
         }),
+        GraphQLModule.forRoot<ApolloDriverConfig>({
+          driver: ApolloDriver,
+          typeDefs: TYPE_DEFS,
+          path: '/graphql',
+          // The HTTP request is where JwtGuard finds the token and puts the claims.
+          context: ({ req }: { req: unknown }) => ({ req }),
+          // Guards on @ResolveField() too (RolesGuard on Me.adminNote).
+          fieldResolverEnhancers: ['guards'],
+        }),
       ],
       controllers: [AuthController, KeysController, JwksController, ...VERIFYING_CONTROLLERS],
-      // Every route needs a valid access token unless it is marked @Public().
-      providers: [
-        UsersService,
-        { provide: APP_GUARD, useClass: JwtGuard },
-        // Invalid or reused refresh tokens → 401, an unreachable store → 503.
-        { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
-      ],
+      // Every route, resolver and gateway message needs a valid access token unless it is marked
+      // @Public(). Invalid or reused refresh tokens (401) and an unreachable store (503) are mapped
+      // by the filter JwtRotationModule registers itself.
+      providers: [UsersService, MeResolver, ArticlesResolver, EventsGateway, { provide: APP_GUARD, useClass: JwtGuard }],
     };
   }
 
@@ -67,10 +77,7 @@ export class AppModule {
         }),
       ],
       controllers: VERIFYING_CONTROLLERS,
-      providers: [
-        { provide: APP_GUARD, useClass: JwtGuard },
-        { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
-      ],
+      providers: [{ provide: APP_GUARD, useClass: JwtGuard }],
     };
   }
 }
