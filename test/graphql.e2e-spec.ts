@@ -46,7 +46,11 @@ describe('GraphQL (Apollo) on the example app', () => {
     ['garbage', async () => 'not-a-jwt', 'ERR_JWT_MALFORMED'],
     [
       'forged',
-      async () => forgeHs256({ alg: 'HS256', typ: 'at+jwt', kid: 'nope' }, { sub: 'mallory', iss: 'https://issuer.test', aud: 'https://issuer.test' }),
+      async () =>
+        forgeHs256(
+          { alg: 'HS256', typ: 'at+jwt', kid: 'nope' },
+          { sub: 'mallory', iss: 'https://issuer.test', aud: 'https://issuer.test' },
+        ),
       'ERR_JWT_KEY_UNKNOWN',
     ],
     ['wrong-audience', async () => (await example.login('alice', 'api')).access_token, 'ERR_JWT_AUDIENCE_INVALID'],
@@ -76,8 +80,12 @@ describe('GraphQL (Apollo) on the example app', () => {
   });
 
   it('refuses createArticle without articles:write with FORBIDDEN, and without a token with UNAUTHENTICATED', async () => {
-    expect(codes(await gql('mutation { createArticle(title: "x") { title } }', bob))).toEqual([['createArticle', 'FORBIDDEN', 'ERR_INSUFFICIENT_SCOPE']]);
-    expect(codes(await gql('mutation { createArticle(title: "x") { title } }'))).toEqual([['createArticle', 'UNAUTHENTICATED', 'ERR_TOKEN_MISSING']]);
+    expect(codes(await gql('mutation { createArticle(title: "x") { title } }', bob))).toEqual([
+      ['createArticle', 'FORBIDDEN', 'ERR_INSUFFICIENT_SCOPE'],
+    ]);
+    expect(codes(await gql('mutation { createArticle(title: "x") { title } }'))).toEqual([
+      ['createArticle', 'UNAUTHENTICATED', 'ERR_TOKEN_MISSING'],
+    ]);
   });
 
   it('guards a field resolver: adminNote for alice, FORBIDDEN for bob with the rest of me intact', async () => {

@@ -8,13 +8,13 @@ import { ClientProxy, ClientProxyFactory, GrpcMethod, MessagePattern, Payload, T
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, forgeHs256 } from './support/http';
 
 const ISSUER = 'https://rpc.test';
-const PROTO = fileURLToPath(new URL('./support/fixtures/whoami.proto', import.meta.url));
+const PROTO = join(process.cwd(), 'test', 'support', 'fixtures', 'whoami.proto');
 
 @Controller()
 class WhoamiController {
@@ -149,7 +149,9 @@ describe('microservices: TCP with ClientProxy and gRPC with @grpc/grpc-js', () =
     it('refuses a token without the role with FORBIDDEN', async () => {
       const { error } = await send('admin', {}, bearer(await tokens.signAsync({ roles: ['user'] }, { subject: 'erin' })));
       expect(error).toMatchObject({ status: 'error', code: 'FORBIDDEN', reason: 'ERR_INSUFFICIENT_SCOPE' });
-      expect(await send('admin', {}, bearer(await tokens.signAsync({ roles: ['admin'] }, { subject: 'erin' })))).toEqual({ reply: { sub: 'erin' } });
+      expect(await send('admin', {}, bearer(await tokens.signAsync({ roles: ['admin'] }, { subject: 'erin' })))).toEqual({
+        reply: { sub: 'erin' },
+      });
     });
   });
 
@@ -169,8 +171,12 @@ describe('microservices: TCP with ClientProxy and gRPC with @grpc/grpc-js', () =
     });
 
     it('refuses a token without the role with PERMISSION_DENIED (7)', async () => {
-      expect((await call('Admin', bearer(await tokens.signAsync({ roles: ['user'] }, { subject: 'erin' })))).code).toBe(grpc.status.PERMISSION_DENIED);
-      expect(await call('Admin', bearer(await tokens.signAsync({ roles: ['admin'] }, { subject: 'erin' })))).toEqual({ reply: { sub: 'admin' } });
+      expect((await call('Admin', bearer(await tokens.signAsync({ roles: ['user'] }, { subject: 'erin' })))).code).toBe(
+        grpc.status.PERMISSION_DENIED,
+      );
+      expect(await call('Admin', bearer(await tokens.signAsync({ roles: ['admin'] }, { subject: 'erin' })))).toEqual({
+        reply: { sub: 'admin' },
+      });
     });
   });
 });

@@ -104,7 +104,9 @@ describe('a mixed app (HTTP + GraphQL + gateway) with JwtGuard once as APP_GUARD
 
   it('protects HTTP routes unless @Public()', async () => {
     await request(app.getHttpServer()).get('/whoami').expect(401);
-    expect((await request(app.getHttpServer()).get('/whoami').set('Authorization', bearer(token)).expect(200)).body).toEqual({ sub: 'carol' });
+    expect((await request(app.getHttpServer()).get('/whoami').set('Authorization', bearer(token)).expect(200)).body).toEqual({
+      sub: 'carol',
+    });
     await request(app.getHttpServer()).get('/open').expect(200);
   });
 

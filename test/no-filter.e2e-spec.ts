@@ -1,6 +1,6 @@
 import { JwtRotationExceptionFilter } from '@app/jwt-rotation';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ExampleApp, startExampleApp } from './support/example-app';
 import { bearer, forgeHs256 } from './support/http';
@@ -31,7 +31,7 @@ describe('HTTP without JwtRotationExceptionFilter registered by the app', () => 
   afterAll(() => example?.close());
 
   it('is how the example app is written', () => {
-    const source = readFileSync(fileURLToPath(new URL('../src/app.module.ts', import.meta.url)), 'utf8');
+    const source = readFileSync(join(process.cwd(), 'src', 'app.module.ts'), 'utf8');
     expect(source).not.toContain(JwtRotationExceptionFilter.name);
     expect(source).not.toContain('APP_FILTER');
   });

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /** The transports' packages: optional peers of the library, never loaded by an HTTP-only app. */
-const OPTIONAL = ['@nestjs/graphql', '@nestjs/apollo', 'graphql', '@nestjs/websockets', '@nestjs/microservices', 'socket.io', '@grpc/grpc-js'];
+const OPTIONAL = [
+  '@nestjs/graphql',
+  '@nestjs/apollo',
+  'graphql',
+  '@nestjs/websockets',
+  '@nestjs/microservices',
+  'socket.io',
+  '@grpc/grpc-js',
+];
 
 /**
  * Runs in a child process against the compiled library (.test-build, from the e2e global setup),
@@ -59,7 +67,12 @@ describe('the library without its optional peers', () => {
   it('loads and guards HTTP routes when @nestjs/graphql, @nestjs/websockets and @nestjs/microservices are not installed', () => {
     const library = join(process.cwd(), '.test-build', 'libs', 'jwt-rotation', 'src', 'index.js');
     const output = execFileSync(process.execPath, ['-e', CHILD, library], { encoding: 'utf8', timeout: 60_000 });
-    const result = JSON.parse(output.trim().split('\n').at(-1)!) as { statuses?: number[]; body?: unknown; attempts: string[]; error?: string };
+    const result = JSON.parse(output.trim().split('\n').at(-1)!) as {
+      statuses?: number[];
+      body?: unknown;
+      attempts: string[];
+      error?: string;
+    };
     expect(result.error).toBeUndefined();
     expect(result.statuses).toEqual([200, 401, 401]);
     expect(result.body).toEqual({ ok: true });

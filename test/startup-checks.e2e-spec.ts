@@ -80,7 +80,13 @@ function appModule(controllers: Type[], globalGuard = false): Type {
 async function start(controllers: Type[], globalGuard = false): Promise<{ warnings: string[]; error?: unknown }> {
   const warnings: string[] = [];
   const ignore = () => undefined;
-  const logger: LoggerService = { log: ignore, error: ignore, debug: ignore, verbose: ignore, warn: (m: unknown) => void warnings.push(String(m)) };
+  const logger: LoggerService = {
+    log: ignore,
+    error: ignore,
+    debug: ignore,
+    verbose: ignore,
+    warn: (m: unknown) => void warnings.push(String(m)),
+  };
   const moduleRef = await Test.createTestingModule({ imports: [appModule(controllers, globalGuard)] }).compile();
   const app = moduleRef.createNestApplication({ logger });
   try {
@@ -106,7 +112,9 @@ describe('route metadata is checked at startup', () => {
   it('stops the app for a @TokenFrom() that names the query string', async () => {
     const { error } = await start([QueryTokenController], true);
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as ConfigurationError).problems[0]).toMatch(/^@TokenFrom\(\) on QueryTokenController\.get\[0\]: the URL query string is never a token source/);
+    expect((error as ConfigurationError).problems[0]).toMatch(
+      /^@TokenFrom\(\) on QueryTokenController\.get\[0\]: the URL query string is never a token source/,
+    );
   });
 
   it('warns about @Roles() without JwtGuard in front and @Permissions() that no guard checks', async () => {
@@ -114,8 +122,12 @@ describe('route metadata is checked at startup', () => {
     expect(error).toBeUndefined();
     const ours = warnings.filter((w) => w.includes('UnguardedRolesController'));
     expect(ours).toHaveLength(2);
-    expect(ours.find((w) => w.includes('.get '))).toMatch(/@Roles\(\) on UnguardedRolesController\.get has no JwtGuard in front of RolesGuard/);
-    expect(ours.find((w) => w.includes('.unchecked'))).toMatch(/@Permissions\(\) on UnguardedRolesController\.unchecked is never checked: add PermissionsGuard/);
+    expect(ours.find((w) => w.includes('.get '))).toMatch(
+      /@Roles\(\) on UnguardedRolesController\.get has no JwtGuard in front of RolesGuard/,
+    );
+    expect(ours.find((w) => w.includes('.unchecked'))).toMatch(
+      /@Permissions\(\) on UnguardedRolesController\.unchecked is never checked: add PermissionsGuard/,
+    );
     expect(warnings.filter((w) => w.includes('GuardedController.get'))).toEqual([]);
   });
 

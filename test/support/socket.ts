@@ -43,7 +43,12 @@ export function connected(socket: Socket, timeoutMs = 5000): Promise<ConnectOutc
 }
 
 /** Resolves with the first of: the ack of `event`, or the payload of an `exception` event. */
-export function emitWithAck(socket: Socket, event: string, data: unknown = {}, timeoutMs = 5000): Promise<{ ack?: unknown; exception?: unknown }> {
+export function emitWithAck(
+  socket: Socket,
+  event: string,
+  data: unknown = {},
+  timeoutMs = 5000,
+): Promise<{ ack?: unknown; exception?: unknown }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ack or exception for ${event} in time`)), timeoutMs);
     const onException = (exception: unknown) => {

@@ -40,14 +40,24 @@ abstract class RequiredClaimValuesGuard implements CanActivate {
 
   /** The exception for a route reached without verified claims (401 over HTTP). */
   protected onUnauthenticated(context: ExecutionContext): unknown {
-    return this.refuse(context, { bearerError: undefined, code: 'ERR_TOKEN_MISSING', description: 'Authentication required', realm: this.options.realm });
+    return this.refuse(context, {
+      bearerError: undefined,
+      code: 'ERR_TOKEN_MISSING',
+      description: 'Authentication required',
+      realm: this.options.realm,
+    });
   }
 
   /** The exception for a token that lacks a required value (403 `insufficient_scope` over HTTP, `FORBIDDEN` elsewhere). */
   protected onForbidden(context: ExecutionContext, required: readonly string[]): unknown {
     void required;
     const description = `The access token lacks a required ${this.claimName() === this.options.rolesClaim ? 'role' : 'permission'}`;
-    return this.refuse(context, { bearerError: 'insufficient_scope', code: 'ERR_INSUFFICIENT_SCOPE', description, realm: this.options.realm });
+    return this.refuse(context, {
+      bearerError: 'insufficient_scope',
+      code: 'ERR_INSUFFICIENT_SCOPE',
+      description,
+      realm: this.options.realm,
+    });
   }
 
   private refuse(context: ExecutionContext, refusal: Refusal): unknown {

@@ -86,7 +86,11 @@ export class JwtRotationExceptionFilter extends BaseExceptionFilter {
     }
     if (isUnavailable(error)) {
       setResponseHeader(response, 'Retry-After', RETRY_AFTER_SECONDS);
-      return new ServiceUnavailableException({ statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service Unavailable', message: UNAVAILABLE });
+      return new ServiceUnavailableException({
+        statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+        error: 'Service Unavailable',
+        message: UNAVAILABLE,
+      });
     }
     return error;
   }
@@ -98,7 +102,12 @@ export class JwtRotationExceptionFilter extends BaseExceptionFilter {
       return { bearerError: undefined, code: error.code, description: error.message, realm };
     }
     if (error instanceof TokenVerificationError || error instanceof MalformedAuthorizationError) {
-      return { bearerError: 'invalid_token', code: error.code, description: ERROR_DESCRIPTIONS[error.code] ?? 'The access token is invalid', realm };
+      return {
+        bearerError: 'invalid_token',
+        code: error.code,
+        description: ERROR_DESCRIPTIONS[error.code] ?? 'The access token is invalid',
+        realm,
+      };
     }
     return undefined;
   }
@@ -114,7 +123,9 @@ export class JwtRotationExceptionFilter extends BaseExceptionFilter {
     }
     // gRPC UNAVAILABLE (14) / INTERNAL (13); other transports the same shape as a refusal.
     const grpc = typeof (host.switchToRpc().getContext() as { getMap?: unknown })?.getMap === 'function';
-    return throwError(() => (grpc ? { code: isUnavailable(error) ? 14 : 13, message } : { status: 'error', code, reason: error.code, message }));
+    return throwError(() =>
+      grpc ? { code: isUnavailable(error) ? 14 : 13, message } : { status: 'error', code, reason: error.code, message },
+    );
   }
 }
 

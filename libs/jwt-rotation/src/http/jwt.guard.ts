@@ -19,7 +19,13 @@ import type { RpcContextLike } from '../transports/rpc.transport';
 import { DEFAULT_TOKEN_SOURCES, type TokenSource } from '../transports/token-source';
 import { transportFor } from '../transports/transport-registry';
 import type { SocketLike } from '../transports/ws.transport';
-import { bearerChallenge, type BearerErrorCode, bearerException, ERROR_DESCRIPTIONS, setResponseHeader } from '../transports/www-authenticate';
+import {
+  bearerChallenge,
+  type BearerErrorCode,
+  bearerException,
+  ERROR_DESCRIPTIONS,
+  setResponseHeader,
+} from '../transports/www-authenticate';
 import { Audience, Public, TokenFromMetadata } from './metadata.decorators';
 import { loggableKid, TokenRejections } from './token-rejections';
 

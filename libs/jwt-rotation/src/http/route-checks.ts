@@ -13,6 +13,8 @@ import { Audience, PermissionsMetadata, RolesMetadata, TokenFromMetadata } from 
 const GUARDS_METADATA = '__guards__';
 
 type Guard = abstract new (...args: never[]) => unknown;
+/** What Reflector reads metadata from: a handler or a class. */
+type Target = Parameters<Reflector['getAllAndOverride']>[1][number];
 
 function isGuard(entry: unknown, guard: Guard): boolean {
   if (typeof entry === 'function') return entry === guard || entry.prototype instanceof guard;
@@ -53,14 +55,14 @@ export class RouteChecks implements OnModuleInit {
       for (const name of methods) {
         const handler = (type.prototype as Record<string, unknown>)[name];
         if (typeof handler !== 'function') continue;
-        problems.push(...this.checkHandler(type as Guard, name, handler as Function, globalGuards));
+        problems.push(...this.checkHandler(type as Guard, name, handler as Target, globalGuards));
       }
     }
     if (problems.length > 0) throw new ConfigurationError(problems);
   }
 
-  private checkHandler(controller: Guard, name: string, handler: Function, globalGuards: unknown[]): string[] {
-    const targets: Function[] = [handler, controller];
+  private checkHandler(controller: Guard, name: string, handler: Target, globalGuards: unknown[]): string[] {
+    const targets: Target[] = [handler, controller as Target];
     const where = `${controller.name}.${name}`;
     const problems: string[] = [];
     const audience = this.reflector.getAllAndOverride(Audience, targets);

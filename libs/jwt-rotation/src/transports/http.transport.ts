@@ -25,7 +25,8 @@ export const httpTransport: JwtTransport<HttpRequestLike> = {
       const header = request.headers.authorization;
       return typeof header === 'string' ? header : undefined;
     }
-    if (typeof source === 'object' && 'cookie' in source) return request.cookies?.[source.cookie] ?? cookieValue(request.headers.cookie, source.cookie);
+    if (typeof source === 'object' && 'cookie' in source)
+      return request.cookies?.[source.cookie] ?? cookieValue(request.headers.cookie, source.cookie);
     return undefined;
   },
   attach(request, claims) {

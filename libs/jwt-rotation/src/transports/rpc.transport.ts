@@ -43,7 +43,10 @@ function authorizationOf(rpc: object): string | undefined {
 /** The error object a refused call ends with: gRPC status 16/7, or `{ status, code, reason, message }` elsewhere. */
 export function rpcRefusalError(context: ArgumentsHost, refusal: Refusal): object {
   if (isGrpcMetadata(context.switchToRpc().getContext())) {
-    return { code: refusal.bearerError === 'insufficient_scope' ? GRPC_PERMISSION_DENIED : GRPC_UNAUTHENTICATED, message: refusal.description };
+    return {
+      code: refusal.bearerError === 'insufficient_scope' ? GRPC_PERMISSION_DENIED : GRPC_UNAUTHENTICATED,
+      message: refusal.description,
+    };
   }
   return { status: 'error', code: refusalKind(refusal), reason: refusal.code, message: refusal.description };
 }
@@ -64,5 +67,6 @@ export const rpcTransport: JwtTransport<RpcContextLike> = {
     claimsOfMessage.set(rpc, claims);
   },
   claims: (rpc) => claimsOfMessage.get(rpc),
-  refuse: (context, refusal) => new (optionalPeer<MicroservicesPeer>('@nestjs/microservices').RpcException)(rpcRefusalError(context, refusal)),
+  refuse: (context, refusal) =>
+    new (optionalPeer<MicroservicesPeer>('@nestjs/microservices').RpcException)(rpcRefusalError(context, refusal)),
 };

@@ -143,7 +143,10 @@ function handshakeToken(socket: HandshakeSocket, sources: readonly TokenSource[]
     if (!B64TOKEN.test(value)) throw new HandshakeRefusal('ERR_AUTHORIZATION_MALFORMED', 'The access token is malformed');
     return value;
   }
-  throw new HandshakeRefusal('ERR_TOKEN_MISSING', 'Authentication required: send the access token in auth.token or an Authorization header');
+  throw new HandshakeRefusal(
+    'ERR_TOKEN_MISSING',
+    'Authentication required: send the access token in auth.token or an Authorization header',
+  );
 }
 
 /** What socket.io sends the client in `connect_error`: a message that says why and `data`, never a stack. */
@@ -151,7 +154,12 @@ function handshakeError(error: unknown, realm: string): Error {
   let refusal: Refusal;
   if (error instanceof HandshakeRefusal) refusal = { bearerError: undefined, code: error.code, description: error.message, realm };
   else if (error instanceof TokenVerificationError) {
-    refusal = { bearerError: 'invalid_token', code: error.code, description: ERROR_DESCRIPTIONS[error.code] ?? 'The access token is invalid', realm };
+    refusal = {
+      bearerError: 'invalid_token',
+      code: error.code,
+      description: ERROR_DESCRIPTIONS[error.code] ?? 'The access token is invalid',
+      realm,
+    };
   } else {
     return Object.assign(new Error('Authentication is unavailable right now; try again shortly'), { data: { code: 'UNAVAILABLE' } });
   }

@@ -31,11 +31,18 @@ export function tokenSourceProblems(sources: unknown, where: string): string[] {
     if (source === 'authorization' || source === 'handshake' || typeof source === 'function') return;
     const entry = source as { cookie?: unknown; field?: unknown; query?: unknown } | null;
     const keys = typeof entry === 'object' && entry !== null ? Object.keys(entry) : [];
-    if (keys.length === 1 && (keys[0] === 'cookie' || keys[0] === 'field') && typeof entry![keys[0]] === 'string' && NAME.test(entry![keys[0]] as string)) {
+    if (
+      keys.length === 1 &&
+      (keys[0] === 'cookie' || keys[0] === 'field') &&
+      typeof entry![keys[0]] === 'string' &&
+      NAME.test(entry![keys[0]] as string)
+    ) {
       return;
     }
     if (keys.includes('query') || source === 'query') {
-      problems.push(`${where}[${index}]: the URL query string is never a token source (it is logged and leaks through Referer); send the token in a header, a cookie or the handshake`);
+      problems.push(
+        `${where}[${index}]: the URL query string is never a token source (it is logged and leaks through Referer); send the token in a header, a cookie or the handshake`,
+      );
       return;
     }
     problems.push(
