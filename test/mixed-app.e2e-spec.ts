@@ -1,4 +1,4 @@
-import { Claims, JwtGuard, JwtRotationModule, Public, TokenService } from '@app/jwt-rotation';
+import { Claims, JwtGuard, JwtRotationModule, Public, TokenFrom, TokenService } from '@app/jwt-rotation';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { CacheModule } from '@nestjs/cache-manager';
 import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
@@ -26,6 +26,18 @@ class MixedController {
   @Get('open')
   open(): string {
     return 'open';
+  }
+
+  @TokenFrom({ cookie: 'access_token' })
+  @Get('cookie')
+  cookie(@Claims('sub') sub: string): { sub: string } {
+    return { sub };
+  }
+
+  @TokenFrom((context) => context.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers['x-token'])
+  @Get('custom')
+  custom(@Claims('sub') sub: string): { sub: string } {
+    return { sub };
   }
 }
 
@@ -108,6 +120,19 @@ describe('a mixed app (HTTP + GraphQL + gateway) with JwtGuard once as APP_GUARD
       sub: 'carol',
     });
     await request(app.getHttpServer()).get('/open').expect(200);
+  });
+
+  it('reads the token from a named cookie or a function where @TokenFrom() says, and never from the query string', async () => {
+    const http = () => request(app.getHttpServer());
+    expect((await http().get('/cookie').set('Cookie', `theme=dark; access_token=${token}`).expect(200)).body).toEqual({ sub: 'carol' });
+    // That route's only source is the cookie: the header is not looked at.
+    await http().get('/cookie').set('Authorization', bearer(token)).expect(401);
+    await http().get('/cookie').set('Cookie', 'access_token=not%20a%20token').expect(401);
+    expect((await http().get('/custom').set('X-Token', token).expect(200)).body).toEqual({ sub: 'carol' });
+    await http().get(`/whoami?access_token=${token}`).expect(401);
+    await http()
+      .get(`/whoami?authorization=${encodeURIComponent(bearer(token))}`)
+      .expect(401);
   });
 
   it('protects resolvers unless @Public(), field by field', async () => {

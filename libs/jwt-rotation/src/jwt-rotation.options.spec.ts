@@ -65,10 +65,22 @@ describe('resolveOptions', () => {
     ['a keyPrefix with spaces', { keyPrefix: 'my prefix' }, /^keyPrefix must be/],
     ['a missing issuer', { issuer: '' }, /^issuer is required/],
     ['an empty tokenFrom', { tokenFrom: [] }, /^tokenFrom must be a non-empty array of token sources/],
-    ['the query string as a token source', { tokenFrom: [{ query: 'token' } as never] }, /^tokenFrom\[0\]: the URL query string is never a token source/],
-    ['an unknown token source', { tokenFrom: ['authorization', 'header' as never] }, /^tokenFrom\[1\] must be 'authorization', 'handshake'/],
+    [
+      'the query string as a token source',
+      { tokenFrom: [{ query: 'token' } as never] },
+      /^tokenFrom\[0\]: the URL query string is never a token source/,
+    ],
+    [
+      'an unknown token source',
+      { tokenFrom: ['authorization', 'header' as never] },
+      /^tokenFrom\[1\] must be 'authorization', 'handshake'/,
+    ],
     ['a cookie source without a usable name', { tokenFrom: [{ cookie: 'a b' }] }, /^tokenFrom\[0\] must be/],
-    ['a transport missing members', { transports: { kafka: { request: () => ({}) } as never } }, /^transports\.kafka must implement JwtTransport: read, attach, claims, refuse missing/],
+    [
+      'a transport missing members',
+      { transports: { kafka: { request: () => ({}) } as never } },
+      /^transports\.kafka must implement JwtTransport: read, attach, claims, refuse missing/,
+    ],
   ])('refuses %s, naming the option', (_, options, message) => {
     const problems = problemsOf(options);
     expect(problems.some((p) => message.test(p))).toBe(true);
