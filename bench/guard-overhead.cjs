@@ -2,7 +2,7 @@
 // Guard overhead alone: JwtGuard.canActivate with a TokenService whose verify returns fixed claims,
 // on a fake HTTP ExecutionContext, old build vs new build, alternating. ns per call.
 const path = require('node:path');
-const [, , ...roots] = process.argv;
+const roots = process.argv.slice(2).map((root) => path.resolve(root));
 function load(root) {
   const req = (p) => require(path.join(root, '.test-build/libs/jwt-rotation/src', p));
   const { JwtGuard } = req('http/jwt.guard.js');
