@@ -1,7 +1,9 @@
-import { JwksController, JwtGuard, JwtRotationExceptionFilter, JwtRotationModule } from '@app/jwt-rotation';
+import { JwksController, JwtGuard, JwtRotationModule } from '@app/jwt-rotation';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { CacheModule } from '@nestjs/cache-manager';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
+import { GraphQLModule } from '@nestjs/graphql';
 import { ScheduleModule } from '@nestjs/schedule';
 import { KeysController } from './admin/keys.controller';
 import { AdminController } from './admin/admin.controller';
@@ -10,6 +12,8 @@ import { ArticlesController } from './articles/articles.controller';
 import { AuthController } from './auth/auth.controller';
 import { CookieAuthController } from './auth/cookie-auth.controller';
 import { PageController } from './browser/page.controller';
+import { EventsGateway } from './events/events.gateway';
+import { ArticlesResolver, MeResolver, TYPE_DEFS } from './graphql/articles.resolver';
 import { HealthController } from './health.controller';
 import { createRedisCacheStore } from './redis-cache-store';
 import { MeController } from './me.controller';
@@ -47,15 +51,21 @@ export class AppModule {
           cookies: { refreshPath: '/auth/cookie', ...(config.cookieSecure === false ? { secure: false } : {}) },
           maxSessionsPerSubject: config.maxSessionsPerSubject,
         }),
+        GraphQLModule.forRoot<ApolloDriverConfig>({
+          driver: ApolloDriver,
+          typeDefs: TYPE_DEFS,
+          path: '/graphql',
+          // The HTTP request is where JwtGuard finds the token and puts the claims.
+          context: ({ req }: { req: unknown }) => ({ req }),
+          // Guards on @ResolveField() too (RolesGuard on Me.adminNote).
+          fieldResolverEnhancers: ['guards'],
+        }),
       ],
       controllers: [AuthController, CookieAuthController, PageController, KeysController, JwksController, ...VERIFYING_CONTROLLERS],
-      // Every route needs a valid access token unless it is marked @Public().
-      providers: [
-        UsersService,
-        { provide: APP_GUARD, useClass: JwtGuard },
-        // Invalid or reused refresh tokens → 401, an unreachable store → 503.
-        { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
-      ],
+      // Every route, resolver and gateway message needs a valid access token unless it is marked
+      // @Public(). Invalid or reused refresh tokens (401) and an unreachable store (503) are mapped
+      // by the filter JwtRotationModule registers itself.
+      providers: [UsersService, MeResolver, ArticlesResolver, EventsGateway, { provide: APP_GUARD, useClass: JwtGuard }],
     };
   }
 
@@ -72,10 +82,7 @@ export class AppModule {
         }),
       ],
       controllers: VERIFYING_CONTROLLERS,
-      providers: [
-        { provide: APP_GUARD, useClass: JwtGuard },
-        { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
-      ],
+      providers: [{ provide: APP_GUARD, useClass: JwtGuard }],
     };
   }
 }

@@ -106,6 +106,23 @@ describe('session cookies on Express (the example app)', () => {
     await example.http().post('/auth/cookie/refresh').set('x-csrf-token', body.csrf_token).expect(401);
   });
 
+  it('JwtGuard reads the access cookie, and a state-changing request it authenticates needs the CSRF header; a Bearer one does not', async () => {
+    const { body, cookies } = await login();
+    const withCookies = () => cookieHeader(cookies, ACCESS, CSRF);
+    expect((await example.http().get('/me').set('Cookie', withCookies()).expect(200)).body.sub).toBe('alice');
+    const post = () => example.http().post('/articles').send({ title: 't' }).set('Cookie', withCookies());
+    expect((await post().expect(403)).body).toMatchObject({ error: 'csrf_rejected' });
+    await post().set('x-csrf-token', body.csrf_token).set('origin', 'http://evil.test').expect(403);
+    await post().set('x-csrf-token', body.csrf_token).expect(201);
+    // The same token as a Bearer header: no browser adds it by itself, so no CSRF check.
+    await example
+      .http()
+      .post('/articles')
+      .send({ title: 't' })
+      .set('Authorization', `Bearer ${cookies.get(ACCESS)!.value}`)
+      .expect(201);
+  });
+
   it('logout clears every cookie, and the old refresh cookie replayed afterwards is a 401', async () => {
     const { body, cookies } = await login();
     await example

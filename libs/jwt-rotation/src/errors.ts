@@ -24,7 +24,9 @@ export type JwtRotationErrorCode =
   | 'ERR_NO_SIGNING_KEY'
   | 'ERR_KEY_DECRYPTION_FAILED'
   | 'ERR_STORE_UNAVAILABLE'
-  | 'ERR_CONFIG_INVALID';
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_TOKEN_MISSING'
+  | 'ERR_AUTHORIZATION_MALFORMED';
 
 /** Base class of every error the library throws on purpose (misuse of the API is a `TypeError`). */
 export abstract class JwtRotationError extends Error {
@@ -86,6 +88,17 @@ export class InvalidClaimError extends TokenVerificationError {
 export class TokenRevokedError extends TokenVerificationError {
   readonly code = 'ERR_JWT_REVOKED' as const;
 }
+
+/** A request that carries no access token where the route's token sources look. */
+export class TokenMissingError extends JwtRotationError {
+  readonly code = 'ERR_TOKEN_MISSING' as const;
+}
+/** An `Authorization` header (or gRPC/packet metadata) that is not `Bearer` and exactly one token (RFC 6750 §3.1 `invalid_request`). */
+export class MalformedAuthorizationError extends JwtRotationError {
+  readonly code = 'ERR_AUTHORIZATION_MALFORMED' as const;
+}
+/** Every reason a guard refuses a credential: no token, a malformed header, or a token that fails verification. */
+export type CredentialRejectionError = TokenMissingError | MalformedAuthorizationError | TokenVerificationError;
 
 /** A refresh token that does not verify, belongs to no live session, or has outlived its session. */
 export class RefreshTokenInvalidError extends JwtRotationError {

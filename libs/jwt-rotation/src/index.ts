@@ -18,6 +18,16 @@ export type { IssueSessionOptions, SessionContext, SessionInfo, TokenPair } from
 export type { DecodedToken, SignOptions, TokenKind, VerifiedClaims, VerifyOptions } from './tokens/token.types';
 
 export { JwtGuard } from './http/jwt.guard';
+export type { JwtRequest } from './http/jwt.guard';
+export { GraphQLRefusalError } from './transports/graphql.transport';
+export { SocketIoAuth } from './transports/socket-io.auth';
+export type { HandshakeSocket, MiddlewareHost, SocketIoAuthOptions } from './transports/socket-io.auth';
+export type { JwtTransport, Refusal, RefusalKind } from './transports/jwt-transport';
+export type { HttpRequestLike } from './transports/http.transport';
+export type { GraphQLRequestLike } from './transports/graphql.transport';
+export type { SocketLike, WsRefusalPayload } from './transports/ws.transport';
+export type { RpcContextLike } from './transports/rpc.transport';
+export type { BuiltInTokenSource, TokenSource, TokenSourceFunction } from './transports/token-source';
 export { JwksController } from './http/jwks.controller';
 export { TokenRejections } from './http/token-rejections';
 export type { RejectionCode, TokenRejection } from './http/token-rejections';
@@ -26,7 +36,7 @@ export { RolesGuard, PermissionsGuard } from './http/claim-values.guard';
 export { Claims } from './http/claims.decorator';
 export { JwtRotationExceptionFilter } from './http/jwt-rotation-exception.filter';
 export type { RequestWithClaims } from './http/claims.decorator';
-export { Audience, Permissions, Public, Roles } from './http/metadata.decorators';
+export { Audience, Permissions, Public, Roles, TokenFrom } from './http/metadata.decorators';
 
 export { ROTATION_STORE, InjectRotationStore } from './store/rotation-store';
 export type { RotationStore } from './store/rotation-store';
@@ -35,6 +45,8 @@ export {
   AlgorithmNotAllowedError,
   ConfigurationError,
   CsrfRejectedError,
+  MalformedAuthorizationError,
+  TokenMissingError,
   InvalidAudienceError,
   InvalidClaimError,
   InvalidIssuerError,
@@ -58,4 +70,4 @@ export {
   UnknownKeyError,
   UnsupportedHeaderError,
 } from './errors';
-export type { JwtRotationErrorCode } from './errors';
+export type { CredentialRejectionError, JwtRotationErrorCode } from './errors';

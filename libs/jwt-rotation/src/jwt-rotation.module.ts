@@ -1,10 +1,13 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Module, type Provider } from '@nestjs/common';
+import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { type Cache, createCache } from 'cache-manager';
 import { SessionCookies } from './cookies/session-cookies.service';
 import { ConfigurationError } from './errors';
 import { PermissionsGuard, RolesGuard } from './http/claim-values.guard';
+import { JwtRotationExceptionFilter } from './http/jwt-rotation-exception.filter';
 import { JwtGuard } from './http/jwt.guard';
+import { RouteChecks } from './http/route-checks';
 import { TokenRejections } from './http/token-rejections';
 import { JWT_ROTATION_OPTIONS, KEY_ENCRYPTION } from './jwt-rotation.constants';
 import { JWT_ROTATION_MODULE_OPTIONS, JwtRotationConfigurableModule } from './jwt-rotation.module-definition';
@@ -22,6 +25,7 @@ import { RevocationService } from './sessions/revocation.service';
 import { SessionService } from './sessions/session.service';
 import { ClusterEventBus } from './sync/cluster-event-bus';
 import { TokenService } from './tokens/token.service';
+import { SocketIoAuth } from './transports/socket-io.auth';
 
 const providers: Provider[] = [
   {
@@ -83,6 +87,11 @@ const providers: Provider[] = [
   JwtGuard,
   RolesGuard,
   PermissionsGuard,
+  SocketIoAuth,
+  RouteChecks,
+  // The library's own errors (refresh, sessions, store outage) get their 4xx/503, or their
+  // transport's equivalent, without the app registering anything; it catches JwtRotationError only.
+  { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
 ];
 
 /**
@@ -102,8 +111,10 @@ const providers: Provider[] = [
  * ```
  */
 @Module({
+  imports: [DiscoveryModule],
   providers,
   exports: [
+    SocketIoAuth,
     JWT_ROTATION_OPTIONS,
     ROTATION_STORE,
     KeyRing,

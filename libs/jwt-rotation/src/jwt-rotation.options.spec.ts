@@ -75,6 +75,23 @@ describe('resolveOptions', () => {
     ['a missing issuer', { issuer: '' }, /^issuer is required/],
     ['a zero session cap', { maxSessionsPerSubject: 0 }, /^maxSessionsPerSubject must be at least 1/],
     ['a fractional session cap', { maxSessionsPerSubject: 2.5 }, /^maxSessionsPerSubject must be a whole number/],
+    ['an empty tokenFrom', { tokenFrom: [] }, /^tokenFrom must be a non-empty array of token sources/],
+    [
+      'the query string as a token source',
+      { tokenFrom: [{ query: 'token' } as never] },
+      /^tokenFrom\[0\]: the URL query string is never a token source/,
+    ],
+    [
+      'an unknown token source',
+      { tokenFrom: ['authorization', 'header' as never] },
+      /^tokenFrom\[1\] must be 'authorization', 'handshake'/,
+    ],
+    ['a cookie source without a usable name', { tokenFrom: [{ cookie: 'a b' }] }, /^tokenFrom\[0\] must be/],
+    [
+      'a transport missing members',
+      { transports: { kafka: { request: () => ({}) } as never } },
+      /^transports\.kafka must implement JwtTransport: read, attach, claims, refuse missing/,
+    ],
   ])('refuses %s, naming the option', (_, options, message) => {
     const problems = problemsOf(options);
     expect(problems.some((p) => message.test(p))).toBe(true);
@@ -92,6 +109,16 @@ describe('resolveOptions', () => {
     }
     const weak = 'Zx'.repeat(24);
     expect(problemsOf({ keyEncryptionSecret: weak }).join('\n')).not.toContain('ZxZx');
+  });
+
+  it('takes token sources in order, with the default header then handshake', () => {
+    expect(resolveOptions({ issuer }).tokenFrom).toEqual(['authorization', 'handshake']);
+    const pick = () => 'x';
+    expect(resolveOptions({ issuer, tokenFrom: [{ cookie: 'access_token' }, { field: 'accessToken' }, pick] }).tokenFrom).toEqual([
+      { cookie: 'access_token' },
+      { field: 'accessToken' },
+      pick,
+    ]);
   });
 
   it('lists every problem at once', () => {

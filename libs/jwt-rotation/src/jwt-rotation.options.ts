@@ -26,6 +26,8 @@ import {
   type JwtAlgorithm,
   SUPPORTED_ALGORITHMS,
 } from './keys/algorithms';
+import type { JwtTransport } from './transports/jwt-transport';
+import { DEFAULT_TOKEN_SOURCES, type TokenSource, tokenSourceProblems, transportProblems } from './transports/token-source';
 
 /** Options of `JwtRotationModule.forRoot()` / `forRootAsync()`. */
 export interface JwtRotationModuleOptions {
@@ -100,6 +102,14 @@ export interface JwtRotationModuleOptions {
    * Opt-in: `cookies: {}` turns them on with the defaults. @default undefined (off)
    */
   cookies?: SessionCookieOptions;
+  /**
+   * Where guards look for the access token, in order, for routes without `@TokenFrom()`; see
+   * {@link TokenSource}. Never the URL query string.
+   * @default ['authorization', 'handshake'] (the Authorization header or gRPC/packet metadata, then socket.io's auth.token)
+   */
+  tokenFrom?: TokenSource[];
+  /** Request models for other context types than http, graphql, ws and rpc, by `context.getType()`. */
+  transports?: Record<string, JwtTransport>;
 }
 
 export interface VerifyOnlyOptions {
@@ -133,6 +143,8 @@ export interface ResolvedJwtRotationOptions {
   readonly acceptedAlgorithms: readonly JwtAlgorithm[];
   readonly verifyOnly: { readonly jwksUri: URL; readonly refreshIntervalMs: number } | undefined;
   readonly scheduleRotation: boolean;
+  readonly tokenFrom: readonly TokenSource[];
+  readonly transports: Readonly<Record<string, JwtTransport>>;
   readonly refreshReuseIntervalMs: number;
   readonly maxSessionsPerSubject: number;
   readonly sessionIdleTimeoutMs: number | undefined;
@@ -290,6 +302,8 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
       `rotationInterval must be at least ${MIN_ROTATION_INTERVAL_MS / 1000}s: the next key is published one interval ahead and must reach every instance before it signs`,
     );
   }
+  if (input.tokenFrom !== undefined) problems.push(...tokenSourceProblems(input.tokenFrom, 'tokenFrom'));
+  problems.push(...transportProblems(input.transports));
   const verifyOnly = verifyOnlyOf(input.verifyOnly, problems);
   const cookies = resolveCookieOptions(input.cookies, problems);
   if (problems.length > 0) throw new ConfigurationError(problems);
@@ -315,6 +329,12 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     realm: schema.realm,
     maxTokenLength: schema.maxTokenLength,
     scheduleRotation: schema.scheduleRotation,
+    // With session cookies on, the access cookie is read after the Authorization header.
+    tokenFrom: Object.freeze([
+      ...(input.tokenFrom ??
+        (cookies ? ['authorization' as const, { cookie: cookies.accessTokenName }, 'handshake' as const] : DEFAULT_TOKEN_SOURCES)),
+    ]),
+    transports: { ...input.transports },
     // On an issuer every key is ours and each token is pinned to its key's algorithm, so the keys of
     // an algorithm configured before keep verifying until they expire.
     acceptedAlgorithms: verifyOnly ? verifyOnly.algorithms : [...SUPPORTED_ALGORITHMS],

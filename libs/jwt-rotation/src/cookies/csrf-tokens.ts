@@ -32,3 +32,15 @@ export class CsrfTokens {
     return createHmac('sha256', this.key).update(`${sessionId}\0${nonce}`).digest('base64url');
   }
 }
+
+const shared = new WeakMap<object, CsrfTokens>();
+
+/**
+ * The CSRF tokens of one module: the same instance for the cookie routes and the guard, so a
+ * process-local key (no keyEncryptionSecret) is one key, not one per reader.
+ */
+export function csrfTokensFor(options: { readonly keyEncryptionSecret: string | undefined }): CsrfTokens {
+  let tokens = shared.get(options);
+  if (!tokens) shared.set(options, (tokens = new CsrfTokens(options.keyEncryptionSecret)));
+  return tokens;
+}

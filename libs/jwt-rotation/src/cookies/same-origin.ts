@@ -1,4 +1,7 @@
-import type { CookieRequest } from './cookie-jar';
+import { CsrfRejectedError } from '../errors';
+import type { ResolvedCookieOptions } from './cookie.options';
+import { type CookieRequest, readCookie } from './cookie-jar';
+import type { CsrfTokens } from './csrf-tokens';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -28,4 +31,21 @@ export function isSameOriginRequest(request: CookieRequest, trustedOrigins: Read
   }
   const site = header(request, 'sec-fetch-site');
   return site === undefined || site === 'same-origin';
+}
+
+/**
+ * Refuses (CsrfRejectedError, a 403) a state-changing request of session `sid` authenticated by a
+ * cookie that comes from another origin, or whose CSRF header does not match the CSRF cookie and the
+ * session. Safe methods always pass.
+ */
+export function assertCsrf(request: CookieRequest, sid: string | undefined, cookies: ResolvedCookieOptions, csrf: CsrfTokens): void {
+  if (isSafeMethod(request.method)) return;
+  if (!isSameOriginRequest(request, cookies.trustedOrigins)) {
+    throw new CsrfRejectedError('Cross-origin request refused: cookie-authenticated requests must come from the app itself');
+  }
+  const presented = request.headers[cookies.csrfHeader];
+  const cookie = request.cookies === undefined ? undefined : readCookie(request, cookies.csrfCookieName);
+  if (typeof sid !== 'string' || typeof presented !== 'string' || presented !== cookie || !csrf.verify(sid, presented)) {
+    throw new CsrfRejectedError(`Missing or invalid CSRF token: send the csrf_token in the ${cookies.csrfHeader} header`);
+  }
 }

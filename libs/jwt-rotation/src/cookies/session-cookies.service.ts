@@ -1,14 +1,14 @@
 import { Inject, Injectable, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { ConfigurationError, CsrfRejectedError, RefreshTokenInvalidError, RefreshTokenReusedError } from '../errors';
+import { ConfigurationError, RefreshTokenInvalidError, RefreshTokenReusedError } from '../errors';
 import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { SessionService } from '../sessions/session.service';
 import type { SessionContext, TokenPair } from '../sessions/session.types';
 import type { ResolvedCookieOptions } from './cookie.options';
 import { clearCookie, COOKIE_PARSER_MISSING, type CookieRequest, hasCookieParser, readCookie, setCookie } from './cookie-jar';
-import { CsrfTokens } from './csrf-tokens';
-import { isSafeMethod, isSameOriginRequest } from './same-origin';
+import { csrfTokensFor, type CsrfTokens } from './csrf-tokens';
+import { assertCsrf } from './same-origin';
 
 /** What a cookie login or refresh answers: no token, only what the page needs. */
 export interface CookieSessionResponse {
@@ -38,7 +38,7 @@ export class SessionCookies implements OnApplicationBootstrap {
   ) {
     this.resolved = options.cookies;
     this.refreshTtlMs = options.refreshTokenTtlMs;
-    this.csrf = new CsrfTokens(options.keyEncryptionSecret);
+    this.csrf = csrfTokensFor(options);
   }
 
   /** With cookies on, an app without a cookie parser stops at startup, told which one to register. */
@@ -110,15 +110,7 @@ export class SessionCookies implements OnApplicationBootstrap {
    * methods always pass.
    */
   assertCsrf(request: CookieRequest, sid: string): void {
-    if (isSafeMethod(request.method)) return;
-    if (!isSameOriginRequest(request, this.cookies.trustedOrigins)) {
-      throw new CsrfRejectedError('Cross-origin request refused: cookie-authenticated requests must come from the app itself');
-    }
-    const presented = request.headers[this.cookies.csrfHeader];
-    const cookie = readCookie(request, this.cookies.csrfCookieName);
-    if (typeof presented !== 'string' || presented !== cookie || !this.csrf.verify(sid, presented)) {
-      throw new CsrfRejectedError(`Missing or invalid CSRF token: send the csrf_token in the ${this.cookies.csrfHeader} header`);
-    }
+    assertCsrf(request, sid, this.cookies, this.csrf);
   }
 
   private write(response: unknown, pair: TokenPair): CookieSessionResponse {

@@ -2,9 +2,10 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@ne
 import { Reflector } from '@nestjs/core';
 import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
-import type { RequestWithClaims } from './claims.decorator';
+import type { VerifiedClaims } from '../tokens/token.types';
+import type { Refusal } from '../transports/jwt-transport';
+import { claimsOf, transportFor } from '../transports/transport-registry';
 import { PermissionsMetadata, RolesMetadata } from './metadata.decorators';
-import { bearerChallenge, bearerException, setResponseHeader } from './www-authenticate';
 
 /** Values of a claim held as an array of strings or, OAuth-scope style, one space-separated string. */
 function claimValues(value: unknown): ReadonlySet<string> {
@@ -14,8 +15,8 @@ function claimValues(value: unknown): ReadonlySet<string> {
 }
 
 /**
- * Requires every value listed by a metadata decorator in one claim of the verified token. Runs
- * after `JwtGuard`; routes without the decorator pass.
+ * Requires every value listed by a metadata decorator in one claim of the verified token, in any
+ * transport. Runs after `JwtGuard`; routes without the decorator pass.
  */
 abstract class RequiredClaimValuesGuard implements CanActivate {
   protected abstract readonly metadata: typeof RolesMetadata;
@@ -29,22 +30,42 @@ abstract class RequiredClaimValuesGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const required = this.reflector.getAllAndOverride(this.metadata, [context.getHandler(), context.getClass()]);
     if (!required || required.length === 0) return true;
-    const http = context.switchToHttp();
-    const claims = http.getRequest<RequestWithClaims>().user;
-    if (!claims) {
-      // No verified token: JwtGuard is missing before this guard or the route is @Public().
-      setResponseHeader(http.getResponse(), 'WWW-Authenticate', bearerChallenge(this.options.realm));
-      throw bearerException(undefined);
-    }
+    const claims: VerifiedClaims | undefined = claimsOf(context);
+    // No verified token: JwtGuard is missing before this guard or the route is @Public().
+    if (!claims) throw this.onUnauthenticated(context);
     const held = claimValues((claims as Record<string, unknown>)[this.claimName()]);
     if (required.every((value) => held.has(value))) return true;
+    throw this.onForbidden(context, required);
+  }
+
+  /** The exception for a route reached without verified claims (401 over HTTP). */
+  protected onUnauthenticated(context: ExecutionContext): unknown {
+    return this.refuse(context, {
+      bearerError: undefined,
+      code: 'ERR_TOKEN_MISSING',
+      description: 'Authentication required',
+      realm: this.options.realm,
+    });
+  }
+
+  /** The exception for a token that lacks a required value (403 `insufficient_scope` over HTTP, `FORBIDDEN` elsewhere). */
+  protected onForbidden(context: ExecutionContext, required: readonly string[]): unknown {
+    void required;
     const description = `The access token lacks a required ${this.claimName() === this.options.rolesClaim ? 'role' : 'permission'}`;
-    setResponseHeader(http.getResponse(), 'WWW-Authenticate', bearerChallenge(this.options.realm, 'insufficient_scope', description));
-    throw bearerException('insufficient_scope', description);
+    return this.refuse(context, {
+      bearerError: 'insufficient_scope',
+      code: 'ERR_INSUFFICIENT_SCOPE',
+      description,
+      realm: this.options.realm,
+    });
+  }
+
+  private refuse(context: ExecutionContext, refusal: Refusal): unknown {
+    return transportFor(context).refuse(context, refusal);
   }
 }
 
-/** Requires every role named by `@Roles()` in the token's roles claim (option `rolesClaim`); 403 otherwise. */
+/** Requires every role named by `@Roles()` in the token's roles claim (option `rolesClaim`); 403 / `FORBIDDEN` otherwise. */
 @Injectable()
 export class RolesGuard extends RequiredClaimValuesGuard {
   protected readonly metadata = RolesMetadata;
@@ -53,7 +74,7 @@ export class RolesGuard extends RequiredClaimValuesGuard {
   }
 }
 
-/** Requires every permission named by `@Permissions()` in the permissions claim (option `permissionsClaim`); 403 otherwise. */
+/** Requires every permission named by `@Permissions()` in the permissions claim (option `permissionsClaim`); 403 / `FORBIDDEN` otherwise. */
 @Injectable()
 export class PermissionsGuard extends RequiredClaimValuesGuard {
   protected readonly metadata = PermissionsMetadata;

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidSignatureError } from '../errors';
 import { resolveOptions } from '../jwt-rotation.options';
 import type { TokenService } from '../tokens/token.service';
-import { JwtGuard } from './jwt.guard';
+import type { CredentialRejectionError } from '../errors';
+import { JwtGuard, type JwtRequest } from './jwt.guard';
 import { TokenRejections } from './token-rejections';
 
 const ISSUER = 'https://t.test';
@@ -25,6 +26,7 @@ function contextFor(authorization: string): ExecutionContext {
   const request = { headers: { authorization }, method: 'GET' };
   const response = { setHeader: () => undefined };
   return {
+    getType: () => 'http',
     getHandler: () => contextFor,
     getClass: () => JwtGuard,
     switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }),
@@ -77,5 +79,33 @@ describe('JwtGuard and the Bearer syntax', () => {
 
   it.each(MALFORMED)('keeps extractToken strict for a subclass that builds on it ("%s")', (header) => {
     expect(outcome(guard(acceptsAll, issuerOptions, ExtendingGuard), header)).toBe(400);
+  });
+});
+
+/** The hooks a transport-specific subclass uses: where the request is, and what a refusal becomes. */
+class HookedGuard extends JwtGuard {
+  readonly rejected: string[] = [];
+  protected override getRequest(context: ExecutionContext): JwtRequest {
+    const { authorization } = context.switchToHttp().getRequest<{ headers: { authorization: string } }>().headers;
+    return { headers: { authorization: authorization.replace(/^Token /, 'Bearer ') } };
+  }
+  protected override onRejected(_context: ExecutionContext, error: CredentialRejectionError): unknown {
+    this.rejected.push(error.code);
+    return new HttpException(error.code, 418);
+  }
+}
+
+describe('JwtGuard hooks for subclasses', () => {
+  const options = resolveOptions({ issuer: ISSUER });
+  beforeAll(() => Logger.overrideLogger(false));
+  afterAll(() => Logger.overrideLogger(['log', 'error', 'warn']));
+
+  it('reads the credential from getRequest() and gives onRejected() the typed error of each refusal', () => {
+    const refusing = new HookedGuard(refusesAll, new Reflector(), options, new TokenRejections());
+    expect(outcome(refusing, 'Token a.b.c')).toBe(418);
+    expect(outcome(refusing, 'Basic x')).toBe(418);
+    expect(outcome(refusing, 'Token a.b.c extra')).toBe(418);
+    expect(refusing.rejected).toEqual(['ERR_JWT_SIGNATURE_INVALID', 'ERR_TOKEN_MISSING', 'ERR_AUTHORIZATION_MALFORMED']);
+    expect(outcome(new HookedGuard(acceptsAll, new Reflector(), options, new TokenRejections()), 'Token a.b.c')).toBe(true);
   });
 });

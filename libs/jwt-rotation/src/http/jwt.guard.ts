@@ -1,38 +1,55 @@
 import { type CanActivate, type ExecutionContext, HttpException, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { TokenVerificationError, UnknownKeyError } from '../errors';
+import type { CookieRequest } from '../cookies/cookie-jar';
+import { csrfTokensFor } from '../cookies/csrf-tokens';
+import { assertCsrf, isSafeMethod } from '../cookies/same-origin';
+import {
+  type CredentialRejectionError,
+  MalformedAuthorizationError,
+  MalformedTokenError,
+  TokenMissingError,
+  TokenVerificationError,
+  UnknownKeyError,
+} from '../errors';
 import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
 import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { TokenService } from '../tokens/token.service';
 import type { VerifiedClaims } from '../tokens/token.types';
-import type { RequestWithClaims } from './claims.decorator';
-import { Audience, Public } from './metadata.decorators';
+import { httpRouteOf, httpTransport, type HttpRequestLike } from '../transports/http.transport';
+import type { GraphQLRequestLike } from '../transports/graphql.transport';
+import type { JwtTransport, Refusal } from '../transports/jwt-transport';
+import type { RpcContextLike } from '../transports/rpc.transport';
+import { cookieValue, DEFAULT_TOKEN_SOURCES, type TokenSource } from '../transports/token-source';
+import { transportFor } from '../transports/transport-registry';
+import type { SocketLike } from '../transports/ws.transport';
+import {
+  bearerChallenge,
+  type BearerErrorCode,
+  bearerException,
+  ERROR_DESCRIPTIONS,
+  setResponseHeader,
+} from '../transports/www-authenticate';
+import { Audience, Public, TokenFromMetadata } from './metadata.decorators';
 import { loggableKid, TokenRejections } from './token-rejections';
-import { bearerChallenge, type BearerErrorCode, bearerException, ERROR_DESCRIPTIONS, setResponseHeader } from './www-authenticate';
 
-interface HttpRequestLike extends RequestWithClaims {
-  headers: Record<string, string | string[] | undefined>;
-  method?: string;
-  /** Express: the matched route. */
-  route?: { path?: string };
-  /** Fastify: the matched route. */
-  routeOptions?: { url?: string };
-}
-
-/** `GET /me`: the route template (never the URL a client sent, which could carry anything). */
-function routeOf(context: ExecutionContext, request: HttpRequestLike): string {
-  const template = request.route?.path ?? request.routeOptions?.url ?? `${context.getClass().name}.${context.getHandler().name}`;
-  return `${request.method ?? ''} ${template}`.trim();
-}
+/** What `JwtGuard` reads the credential from, by transport: an HTTP request, a GraphQL request, a WebSocket client or an RPC context. */
+export type JwtRequest = HttpRequestLike | GraphQLRequestLike | SocketLike | RpcContextLike;
 
 interface RouteMetadata {
   readonly isPublic: boolean;
   readonly audience: string;
+  readonly sources: readonly TokenSource[];
+  /** The context type this was read for: a handler serves one. */
+  readonly type: string;
+  /** HTTP with the `Authorization` header as its only source: the stock guard's fast path. */
+  readonly bearerOnly: boolean;
 }
 
 /** RFC 6750 §2.1: `Bearer` (any case, RFC 7235 §2.1), one or more spaces, one b64token. */
 const BEARER = /^Bearer +[A-Za-z0-9\-._~+/]+=*$/i;
 const SCHEME = /^Bearer(?: |$)/i;
+/** A bare token (cookie, handshake, payload field): one b64token. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
  * The credential of a `Bearer` `Authorization` header, as sent, with its syntax unchecked;
@@ -47,11 +64,18 @@ function bearerCredential(header: string | string[] | undefined): string | undef
   return header.slice(start);
 }
 
+/** Sources an HTTP request can hold: the header, cookies and functions (handshake and payload fields are other transports'). */
+const readsOnHttp = (source: TokenSource): boolean =>
+  source === 'authorization' || typeof source === 'function' || (typeof source === 'object' && 'cookie' in source);
+
 /**
- * Verifies the Bearer access token of an HTTP request and puts its claims on `request.user`.
- * Works per route (`@UseGuards(JwtGuard)`) or globally (`APP_GUARD`); `@Public()` skips it and
- * `@Audience()` chooses the audience required. Refusals are 401 with an RFC 6750 challenge,
- * never a 500. Subclass it and override the protected hooks to change extraction or responses.
+ * Verifies the access token of a request and attaches its claims, in every Nest transport: HTTP
+ * (Express and Fastify, claims on `request.user`), GraphQL, WebSocket gateways and microservices
+ * (gRPC, TCP...). Works per route (`@UseGuards(JwtGuard)`) or globally (`APP_GUARD`); `@Public()`
+ * skips it, `@Audience()` chooses the audience required and `@TokenFrom()` where the token is read.
+ * Refusals are each transport's own (401/403 with an RFC 6750 challenge, GraphQL `extensions.code`,
+ * `WsException`, gRPC status), never a 500. Subclass it and override the protected hooks
+ * (`getRequest`, `extractToken`, `onRejected`, `onUnauthorized`) to change extraction or responses.
  */
 @Injectable()
 export class JwtGuard implements CanActivate {
@@ -62,29 +86,40 @@ export class JwtGuard implements CanActivate {
     protected readonly rejections: TokenRejections,
   ) {
     // Tokens this service's own key ring signed are well formed by construction; a foreign issuer's
-    // (verify-only) are not, nor what an overridden extractToken returns (see bearerCredential).
-    this.defersSyntaxCheck = this.extractToken === JwtGuard.prototype.extractToken && options.verifyOnly === undefined;
+    // (verify-only) are not, nor what an overridden extractToken or getRequest returns (see bearerCredential).
+    this.defersSyntaxCheck =
+      this.extractToken === JwtGuard.prototype.extractToken &&
+      this.getRequest === JwtGuard.prototype.getRequest &&
+      options.verifyOnly === undefined;
   }
 
   /** Whether the Bearer syntax is checked only for a token that fails to verify. */
   private readonly defersSyntaxCheck: boolean;
 
-  /** @Public() and @Audience() of each route (controller, then handler), read on its first request. */
+  /** @Public(), @Audience() and @TokenFrom() of each route (controller, then handler), read on its first request. */
   private readonly routes = new WeakMap<object, WeakMap<object, RouteMetadata>>();
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const route = this.routeMetadata(context);
     if (route.isPublic) return true;
-    const request = context.switchToHttp().getRequest<HttpRequestLike>();
-    const deferred = this.defersSyntaxCheck;
-    const token = deferred ? bearerCredential(request.headers.authorization) : this.extractToken(request, context);
-    if (token === undefined) {
-      this.rejections.record({ code: 'ERR_TOKEN_MISSING', route: routeOf(context, request), kid: undefined });
-      throw this.onUnauthorized(context);
+    const deferred = route.bearerOnly && this.defersSyntaxCheck;
+    // The fast path is HTTP with the stock getRequest: no transport lookup per request.
+    const request = deferred ? context.switchToHttp().getRequest<HttpRequestLike>() : this.getRequest(context);
+    let token: string | undefined;
+    if (deferred) token = bearerCredential((request as HttpRequestLike).headers.authorization);
+    else {
+      try {
+        token = this.extractToken(request, context);
+      } catch (error) {
+        throw this.refuse(context, error, undefined, false);
+      }
     }
+    if (token === undefined) throw this.refuse(context, new TokenMissingError('No access token'), undefined, false);
     const { audience } = route;
     try {
-      this.attach(request, this.tokens.verify(token, { audience }));
+      const claims = this.tokens.verify(token, { audience });
+      if (!deferred) this.checkCookieCsrf(context, request, token, claims);
+      this.attach(request, claims, deferred ? undefined : context);
       return true;
     } catch (error) {
       // Only a kid this instance has not seen yet leaves the synchronous path: another instance
@@ -92,7 +127,8 @@ export class JwtGuard implements CanActivate {
       if (!(error instanceof UnknownKeyError)) throw this.refuse(context, error, token, deferred);
       return this.tokens.verifyAsync(token, { audience }).then(
         (claims) => {
-          this.attach(request, claims);
+          this.checkCookieCsrf(context, request, token, claims);
+          this.attach(request, claims, context);
           return true;
         },
         (retryError: unknown) => {
@@ -102,25 +138,66 @@ export class JwtGuard implements CanActivate {
     }
   }
 
-  /**
-   * The token from the `Authorization` header; `undefined` when there is no Bearer credential.
-   * A Bearer header that is not exactly one token is a malformed request (RFC 6750 §3.1).
-   */
-  protected extractToken(request: HttpRequestLike, context: ExecutionContext): string | undefined {
-    const header = request.headers.authorization;
-    const token = bearerCredential(header);
-    if (token !== undefined && !BEARER.test(header as string)) throw this.malformedRequest(context, request);
-    return token;
+  /** The object the credential is read from and the claims attached to: the HTTP request, the GraphQL request, the socket, the RPC context. */
+  protected getRequest(context: ExecutionContext): JwtRequest {
+    return context.getType() === 'http' ? context.switchToHttp().getRequest<HttpRequestLike>() : transportFor(context).request(context);
   }
 
-  /** Sets the `WWW-Authenticate` challenge and returns the exception to throw. */
+  /**
+   * The token from the route's sources (`@TokenFrom()`, else the `tokenFrom` option; by default the
+   * `Authorization` header, then socket.io's `auth.token`); `undefined` when none holds one. A
+   * Bearer header that is not exactly one token is a malformed request (RFC 6750 §3.1): throw
+   * {@link MalformedAuthorizationError} (or any `TokenVerificationError`) to refuse.
+   */
+  protected extractToken(request: JwtRequest, context: ExecutionContext): string | undefined {
+    const transport = transportFor(context);
+    for (const source of this.routeMetadata(context).sources) {
+      if (typeof source === 'function') {
+        const token = source(context);
+        if (typeof token === 'string' && token !== '') return bareToken(token);
+        continue;
+      }
+      const value = transport.read(request, source, context);
+      if (value === undefined || value === '') continue;
+      if (source !== 'authorization') return bareToken(value);
+      const token = bearerCredential(value);
+      if (token === undefined) continue;
+      if (!BEARER.test(value)) throw new MalformedAuthorizationError('The Authorization header must be Bearer and one token');
+      return token;
+    }
+    return undefined;
+  }
+
+  /**
+   * The exception to throw for a refused credential, in the transport's own terms. `error` is the
+   * typed reason: {@link TokenMissingError}, {@link MalformedAuthorizationError} or a
+   * `TokenVerificationError` subclass (expired, revoked, wrong audience...).
+   */
+  protected onRejected(context: ExecutionContext, error: CredentialRejectionError): unknown {
+    const bearerError: BearerErrorCode | undefined =
+      error instanceof TokenMissingError ? undefined : error instanceof MalformedAuthorizationError ? 'invalid_request' : 'invalid_token';
+    const description =
+      bearerError === 'invalid_request'
+        ? 'The Authorization header must be Bearer and one token'
+        : bearerError === 'invalid_token'
+          ? (ERROR_DESCRIPTIONS[error.code] ?? 'The access token is invalid')
+          : 'Authentication required';
+    const transport = transportFor(context);
+    if (transport === (httpTransport as JwtTransport)) return this.onUnauthorized(context, bearerError, bearerError && description);
+    const refusal: Refusal = { bearerError, code: error.code, description, realm: this.options.realm };
+    return transport.refuse(context, refusal);
+  }
+
+  /** HTTP: sets the `WWW-Authenticate` challenge and returns the exception to throw. */
   protected onUnauthorized(context: ExecutionContext, error?: BearerErrorCode, description?: string): HttpException {
     setResponseHeader(context.switchToHttp().getResponse(), 'WWW-Authenticate', bearerChallenge(this.options.realm, error, description));
     return bearerException(error, description);
   }
 
-  protected attach(request: HttpRequestLike, claims: VerifiedClaims): void {
-    request.user = claims;
+  /** Puts the claims where the transport keeps them; `context` is left out on the HTTP fast path (`request.user`). */
+  protected attach(request: JwtRequest, claims: VerifiedClaims, context?: ExecutionContext): void {
+    if (context === undefined || context.getType() === 'http') (request as HttpRequestLike).user = claims;
+    else transportFor(context).attach(request, claims);
   }
 
   /**
@@ -133,11 +210,17 @@ export class JwtGuard implements CanActivate {
     const controller = context.getClass();
     let byHandler = this.routes.get(controller);
     let route = byHandler?.get(handler);
-    if (route === undefined) {
+    const type = context.getType<string>();
+    if (route === undefined || route.type !== type) {
       const targets = [handler, controller];
+      const sources = this.reflector.getAllAndOverride(TokenFromMetadata, targets) ?? this.options.tokenFrom ?? DEFAULT_TOKEN_SOURCES;
+      const httpSources = sources.filter(readsOnHttp);
       route = {
         isPublic: Boolean(this.reflector.getAllAndOverride(Public, targets)),
         audience: this.reflector.getAllAndOverride(Audience, targets) ?? 'default',
+        sources,
+        type,
+        bearerOnly: type === 'http' && httpSources.length === 1 && httpSources[0] === 'authorization',
       };
       if (typeof handler === 'function' && typeof controller === 'function') {
         if (byHandler === undefined) this.routes.set(controller, (byHandler = new WeakMap()));
@@ -147,16 +230,45 @@ export class JwtGuard implements CanActivate {
     return route;
   }
 
-  private malformedRequest(context: ExecutionContext, request: HttpRequestLike): HttpException {
-    this.rejections.record({ code: 'ERR_AUTHORIZATION_MALFORMED', route: routeOf(context, request), kid: undefined });
-    return this.onUnauthorized(context, 'invalid_request', 'The Authorization header must be Bearer and one token');
+  /**
+   * A browser sends cookies by itself, to any page's requests: a state-changing HTTP request whose
+   * token came from the session cookie must also carry the session's CSRF token and come from the
+   * app's origin (see SessionCookies). A Bearer token needs no such check.
+   */
+  private checkCookieCsrf(context: ExecutionContext, request: JwtRequest, token: string, claims: VerifiedClaims): void {
+    const cookies = this.options.cookies;
+    if (cookies === undefined || context.getType() !== 'http') return;
+    const http = request as HttpRequestLike & CookieRequest;
+    if (isSafeMethod(http.method)) return;
+    const fromCookie = http.cookies?.[cookies.accessTokenName] ?? cookieValue(http.headers.cookie, cookies.accessTokenName);
+    if (fromCookie !== token) return;
+    assertCsrf(http, (claims as { sid?: string }).sid, cookies, csrfTokensFor(this.options));
   }
 
-  private refuse(context: ExecutionContext, error: unknown, token: string, syntaxUnchecked: boolean): unknown {
-    if (!(error instanceof TokenVerificationError)) return error;
-    const request = context.switchToHttp().getRequest<HttpRequestLike>();
-    if (syntaxUnchecked && !BEARER.test(request.headers.authorization as string)) return this.malformedRequest(context, request);
-    this.rejections.record({ code: error.code, route: routeOf(context, request), kid: loggableKid(token) });
-    return this.onUnauthorized(context, 'invalid_token', ERROR_DESCRIPTIONS[error.code] ?? 'The access token is invalid');
+  /** The exception for an error met on the way, or the error itself when it is not a credential's fault. */
+  private refuse(context: ExecutionContext, error: unknown, token: string | undefined, syntaxUnchecked: boolean): unknown {
+    let rejection: CredentialRejectionError;
+    if (error instanceof TokenVerificationError || error instanceof TokenMissingError || error instanceof MalformedAuthorizationError) {
+      rejection = error;
+    } else return error;
+    if (syntaxUnchecked && !BEARER.test((this.getRequest(context) as HttpRequestLike).headers.authorization as string)) {
+      rejection = new MalformedAuthorizationError('The Authorization header must be Bearer and one token');
+    }
+    const kid = rejection instanceof TokenVerificationError && token !== undefined ? loggableKid(token) : undefined;
+    this.rejections.record({ code: rejection.code, route: this.routeOf(context), kid });
+    return this.onRejected(context, rejection);
   }
+
+  /** `GET /me` for HTTP, `graphql Resolver.field` / `ws Gateway.handler` / `rpc Controller.handler` elsewhere. */
+  private routeOf(context: ExecutionContext): string {
+    const type = context.getType<string>();
+    if (type === 'http') return httpRouteOf(context, context.switchToHttp().getRequest<HttpRequestLike>());
+    return `${type} ${context.getClass().name}.${context.getHandler().name}`;
+  }
+}
+
+/** A token from a source other than the header must be one b64token too; anything else is malformed before any parsing. */
+function bareToken(token: string): string {
+  if (!B64TOKEN.test(token)) throw new MalformedTokenError('The access token is not one b64token');
+  return token;
 }

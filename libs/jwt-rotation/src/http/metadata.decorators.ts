@@ -1,5 +1,6 @@
 import type { CustomDecorator } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { TokenSource } from '../transports/token-source';
 
 /**
  * Skips `JwtGuard` for a route or controller.
@@ -49,3 +50,16 @@ export const RolesMetadata = Reflector.createDecorator<string[]>();
  */
 export const Permissions = (...permissions: string[]): CustomDecorator => PermissionsMetadata(permissions);
 export const PermissionsMetadata = Reflector.createDecorator<string[]>();
+
+/**
+ * Where this route or controller reads the access token, in order; overrides the `tokenFrom`
+ * option. Never the URL query string.
+ * @example
+ * ```ts
+ * @TokenFrom({ cookie: 'access_token' }, 'authorization')
+ * @Get('me')
+ * me(@Claims('sub') sub: string) {}
+ * ```
+ */
+export const TokenFrom = (...sources: TokenSource[]): CustomDecorator => TokenFromMetadata(sources);
+export const TokenFromMetadata = Reflector.createDecorator<TokenSource[]>();

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { type Observable, Subject } from 'rxjs';
 
 /** The claims the revocation check reads. */
 export interface RevocableClaims {
@@ -21,6 +22,15 @@ export class RevocationView {
   private readonly tokens = new Map<string, number>();
   private readonly subjects = new Map<string, { cutoff: number; expiresAt: number }>();
 
+  private readonly added = new Subject<void>();
+
+  /**
+   * Emits each time a revocation is added or widened here or by another instance (never for one
+   * already known, so a resync is silent): what holds verified claims for long, such as an open
+   * WebSocket, checks them again with {@link check}.
+   */
+  readonly added$: Observable<void> = this.added.asObservable();
+
   get size(): number {
     return this.sessions.size + this.tokens.size + this.subjects.size;
   }
@@ -39,16 +49,21 @@ export class RevocationView {
   }
 
   addSession(sid: string, expiresAt: number): void {
+    const known = this.sessions.has(sid);
     this.sessions.set(sid, Math.max(expiresAt, this.sessions.get(sid) ?? 0));
+    if (!known) this.added.next();
   }
 
   addToken(jti: string, expiresAt: number): void {
+    const known = this.tokens.has(jti);
     this.tokens.set(jti, Math.max(expiresAt, this.tokens.get(jti) ?? 0));
+    if (!known) this.added.next();
   }
 
   addSubject(sub: string, cutoff: number, expiresAt: number): void {
     const known = this.subjects.get(sub);
     this.subjects.set(sub, { cutoff: Math.max(cutoff, known?.cutoff ?? 0), expiresAt: Math.max(expiresAt, known?.expiresAt ?? 0) });
+    if (known === undefined || cutoff > known.cutoff) this.added.next();
   }
 
   /** Drops entries whose revoked tokens have all expired. */
