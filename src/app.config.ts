@@ -1,4 +1,4 @@
-import type { JwtAlgorithm } from '@app/jwt-rotation';
+import type { ClaimsPreset, JwtAlgorithm } from '@app/jwt-rotation';
 
 /** Everything the example app reads from its environment. */
 export interface AppConfig {
@@ -19,6 +19,12 @@ export interface AppConfig {
   /** Set: verify-only mode, keys from this JWKS URL of the issuer (asymmetric algorithms). */
   jwksUri?: string;
   jwksRefreshInterval?: string;
+  /** Set: verifier of a foreign identity provider, found by discovery from this issuer URL. */
+  trustIssuer?: string;
+  /** Where that provider puts its claims: auth0, keycloak, cognito, entra or rfc9068 (the default). */
+  trustPreset?: ClaimsPreset;
+  /** The audience (Cognito: the app client id) its tokens must carry. */
+  trustAudience?: string;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -38,5 +44,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sessionMaxLifetime: env.JWT_SESSION_MAX_LIFETIME || undefined,
     jwksUri: env.JWT_JWKS_URI || undefined,
     jwksRefreshInterval: env.JWT_JWKS_REFRESH_INTERVAL || undefined,
+    trustIssuer: env.JWT_TRUST_ISSUER || undefined,
+    trustPreset: (env.JWT_TRUST_PRESET || undefined) as ClaimsPreset | undefined,
+    trustAudience: env.JWT_TRUST_AUDIENCE || undefined,
   };
 }

@@ -1,4 +1,4 @@
-import { JwksController, JwtGuard, JwtRotationExceptionFilter, JwtRotationModule } from '@app/jwt-rotation';
+import { JwksController, JwtGuard, JwtRotationExceptionFilter, JwtRotationModule, type TrustedIssuerOptions } from '@app/jwt-rotation';
 import { createKeyv } from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
 import { type DynamicModule, Module } from '@nestjs/common';
@@ -19,7 +19,7 @@ const VERIFYING_CONTROLLERS = [MeController, AdminController, ArticlesController
 @Module({})
 export class AppModule {
   static register(config: AppConfig): DynamicModule {
-    if (config.jwksUri) return AppModule.verifyOnly(config, config.jwksUri);
+    if (config.jwksUri || config.trustIssuer) return AppModule.verifier(config);
     return {
       module: AppModule,
       imports: [
@@ -54,18 +54,29 @@ export class AppModule {
     };
   }
 
-  /** A service that only consumes the issuer's tokens: keys from its JWKS, nothing signed, no store. */
-  private static verifyOnly(config: AppConfig, jwksUri: string): DynamicModule {
+  /**
+   * A service that only consumes tokens: the example issuer's (JWT_JWKS_URI, keys from its JWKS) or a
+   * foreign identity provider's (JWT_TRUST_ISSUER, found by discovery, claims read as JWT_TRUST_PRESET says).
+   */
+  private static verifier(config: AppConfig): DynamicModule {
+    const issuer: TrustedIssuerOptions = config.trustIssuer
+      ? {
+          issuer: config.trustIssuer,
+          preset: config.trustPreset,
+          audience: config.trustAudience ?? '',
+          refreshInterval: config.jwksRefreshInterval,
+        }
+      : {
+          issuer: config.issuer,
+          jwksUri: config.jwksUri,
+          audience: { default: config.issuer, api: `${config.issuer}/api` },
+          // The example issuer's own tokens: roles and permissions in claims of those names, a jti in each.
+          claims: { roles: 'roles', permissions: 'permissions', requireJti: true },
+          refreshInterval: config.jwksRefreshInterval,
+        };
     return {
       module: AppModule,
-      imports: [
-        JwtRotationModule.forRoot({
-          issuer: config.issuer,
-          audiences: { default: config.issuer, api: `${config.issuer}/api` },
-          clockTolerance: config.clockTolerance,
-          verifyOnly: { jwksUri, refreshInterval: config.jwksRefreshInterval },
-        }),
-      ],
+      imports: [JwtRotationModule.forVerifier({ issuers: [issuer], clockTolerance: config.clockTolerance })],
       controllers: VERIFYING_CONTROLLERS,
       providers: [
         { provide: APP_GUARD, useClass: JwtGuard },

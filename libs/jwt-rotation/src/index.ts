@@ -1,6 +1,11 @@
 export { JwtRotationModule } from './jwt-rotation.module';
 export { JWT_ROTATION_ASYNC_OPTIONS_TYPE, JWT_ROTATION_OPTIONS_TYPE } from './jwt-rotation.module-definition';
-export type { JwtRotationModuleOptions, ResolvedJwtRotationOptions, VerifyOnlyOptions } from './jwt-rotation.options';
+export type { JwtRotationModuleOptions, ResolvedJwtRotationOptions, ResolvedVerificationOptions } from './jwt-rotation.options';
+export { JwtVerifierModule } from './verifier/jwt-verifier.module';
+export type { JwtVerifierModuleOptions, TrustedIssuerOptions, ResolvedVerifierOptions } from './verifier/jwt-verifier.options';
+export type { ClaimSource, ClaimsPreset, ClaimsProfileOptions, TokenClaims } from './tokens/claims-profile';
+export { RemoteJwksKeySource } from './keys/remote-jwks.key-source';
+export type { TrustedIssuerStatus } from './keys/remote-jwks.key-source';
 export { JWT_ROTATION_OPTIONS, ACCESS_TOKEN_TYPE, REFRESH_TOKEN_TYPE } from './jwt-rotation.constants';
 export type { Duration } from './duration';
 export { SUPPORTED_ALGORITHMS } from './keys/algorithms';

@@ -1,17 +1,11 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
-import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
+import type { ResolvedVerificationOptions } from '../jwt-rotation.options';
+import { authorizationValues } from '../tokens/claims-profile';
 import type { RequestWithClaims } from './claims.decorator';
 import { PermissionsMetadata, RolesMetadata } from './metadata.decorators';
 import { bearerChallenge, bearerException, setResponseHeader } from './www-authenticate';
-
-/** Values of a claim held as an array of strings or, OAuth-scope style, one space-separated string. */
-function claimValues(value: unknown): ReadonlySet<string> {
-  if (Array.isArray(value)) return new Set(value.filter((v): v is string => typeof v === 'string'));
-  if (typeof value === 'string') return new Set(value.split(' ').filter(Boolean));
-  return new Set();
-}
 
 /**
  * Requires every value listed by a metadata decorator in one claim of the verified token. Runs
@@ -23,7 +17,7 @@ abstract class RequiredClaimValuesGuard implements CanActivate {
 
   constructor(
     protected readonly reflector: Reflector,
-    @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedJwtRotationOptions,
+    @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedVerificationOptions,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -36,9 +30,11 @@ abstract class RequiredClaimValuesGuard implements CanActivate {
       setResponseHeader(http.getResponse(), 'WWW-Authenticate', bearerChallenge(this.options.realm));
       throw bearerException(undefined);
     }
-    const held = claimValues((claims as Record<string, unknown>)[this.claimName()]);
+    const isRoles = this.metadata === RolesMetadata;
+    // Read where the token's issuer puts them (its claims profile); only scope-style claims split on spaces.
+    const held = authorizationValues(this.options, claims as Record<string, unknown>, isRoles ? 'roles' : 'permissions', this.claimName());
     if (required.every((value) => held.has(value))) return true;
-    const description = `The access token lacks a required ${this.claimName() === this.options.rolesClaim ? 'role' : 'permission'}`;
+    const description = `The access token lacks a required ${isRoles ? 'role' : 'permission'}`;
     setResponseHeader(http.getResponse(), 'WWW-Authenticate', bearerChallenge(this.options.realm, 'insufficient_scope', description));
     throw bearerException('insufficient_scope', description);
   }

@@ -2,7 +2,7 @@ import { type CanActivate, type ExecutionContext, HttpException, Inject, Injecta
 import { Reflector } from '@nestjs/core';
 import { TokenVerificationError, UnknownKeyError } from '../errors';
 import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
-import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
+import type { ResolvedVerificationOptions } from '../jwt-rotation.options';
 import { TokenService } from '../tokens/token.service';
 import type { VerifiedClaims } from '../tokens/token.types';
 import type { RequestWithClaims } from './claims.decorator';
@@ -58,12 +58,12 @@ export class JwtGuard implements CanActivate {
   constructor(
     protected readonly tokens: TokenService,
     protected readonly reflector: Reflector,
-    @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedJwtRotationOptions,
+    @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedVerificationOptions,
     protected readonly rejections: TokenRejections,
   ) {
     // Tokens this service's own key ring signed are well formed by construction; a foreign issuer's
-    // (verify-only) are not, nor what an overridden extractToken returns (see bearerCredential).
-    this.defersSyntaxCheck = this.extractToken === JwtGuard.prototype.extractToken && options.verifyOnly === undefined;
+    // (a verifier's) are not, nor what an overridden extractToken returns (see bearerCredential).
+    this.defersSyntaxCheck = this.extractToken === JwtGuard.prototype.extractToken && options.role === 'issuer';
   }
 
   /** Whether the Bearer syntax is checked only for a token that fails to verify. */

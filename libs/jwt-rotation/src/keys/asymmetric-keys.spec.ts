@@ -3,6 +3,8 @@ import * as jose from 'jose';
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwksController } from '../http/jwks.controller';
+import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
+import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { createTestModule, TEST_ISSUER } from '../testing/test-module';
 import { TokenService } from '../tokens/token.service';
 import { ASYMMETRIC_ALGORITHM_NAMES, type AsymmetricAlgorithm } from './algorithms';
@@ -22,7 +24,7 @@ describe.each(ASYMMETRIC_ALGORITHM_NAMES)('%s key ring', (alg: AsymmetricAlgorit
     moduleRef = await createTestModule({ algorithm: alg, scheduleRotation: false });
     tokens = moduleRef.get(TokenService);
     rotation = moduleRef.get(KeyRotationService);
-    jwks = new JwksController(moduleRef.get(KeyRing), moduleRef.get(TokenService)['options']);
+    jwks = new JwksController(moduleRef.get(KeyRing), moduleRef.get<ResolvedJwtRotationOptions>(JWT_ROTATION_OPTIONS));
   });
   afterAll(() => moduleRef.close());
 
@@ -107,7 +109,7 @@ describe.each(ASYMMETRIC_ALGORITHM_NAMES)('%s key ring', (alg: AsymmetricAlgorit
 describe('JWKS of an HMAC ring', () => {
   it('is empty: an HMAC secret is never published', async () => {
     const moduleRef = await createTestModule({ scheduleRotation: false });
-    const controller = new JwksController(moduleRef.get(KeyRing), moduleRef.get(TokenService)['options']);
+    const controller = new JwksController(moduleRef.get(KeyRing), moduleRef.get<ResolvedJwtRotationOptions>(JWT_ROTATION_OPTIONS));
     const headers: Record<string, string> = {};
     expect(controller.jwks({ setHeader: (n: string, v: string) => (headers[n] = v) })).toEqual({ keys: [] });
     expect(headers['Cache-Control']).toMatch(/max-age=\d+/);

@@ -73,7 +73,6 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
   }
 
   async onModuleInit(): Promise<void> {
-    if (this.options.verifyOnly) return;
     if (this.options.scheduleRotation && !this.scheduler) {
       throw new ConfigurationError([
         'JwtRotationModule needs ScheduleModule.forRoot() in your AppModule imports (from @nestjs/schedule), or scheduleRotation: false',
@@ -123,7 +122,7 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
   }
 
   ready(): Promise<void> {
-    return this.ring.size > 0 || this.options.verifyOnly ? Promise.resolve() : this.reconcile();
+    return this.ring.size > 0 ? Promise.resolve() : this.reconcile();
   }
 
   /**
@@ -132,7 +131,6 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
    * @returns the kid that signs from now on.
    */
   async rotateNow(): Promise<string> {
-    this.assertIssuer('rotateNow');
     await this.reconcile();
     const now = Date.now();
     const entries = await this.readSchedule();
@@ -157,7 +155,6 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
    * next one. @returns false when no key has that kid.
    */
   async revokeKey(kid: string): Promise<boolean> {
-    this.assertIssuer('revokeKey');
     const now = Date.now();
     const entries = await this.readSchedule();
     const entry = entries.find((e) => e.kid === kid);
@@ -180,7 +177,6 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
 
   /** Every key still in the store, oldest first: metadata only. */
   async listKeys(): Promise<KeyInfo[]> {
-    this.assertIssuer('listKeys');
     const now = Date.now();
     const entries = (await this.readSchedule()).filter((e) => this.expiresAt(e) > now);
     const current = currentEntry(entries, now);
@@ -193,11 +189,6 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
       retiresAt: new Date(entry.retiresAt),
       expiresAt: new Date(this.expiresAt(entry)),
     }));
-  }
-
-  private assertIssuer(method: string): void {
-    if (this.options.verifyOnly)
-      throw new TypeError(`KeyRotationService.${method}() is not available in verifyOnly mode: the issuer owns the keys`);
   }
 
   private expiresAt(entry: ScheduleEntry): number {

@@ -34,7 +34,8 @@ export interface VerifyOptions {
 export interface TokenHeader {
   alg: string;
   kid: string;
-  typ: string;
+  /** Optional in RFC 7515; this library's own tokens always carry one. */
+  typ: string | undefined;
 }
 
 /** What `decode()` returns: header and claims, **not verified**. */
