@@ -18,11 +18,11 @@ export class FixtureServer {
   ) {}
 
   static async start(): Promise<FixtureServer> {
-    let self: FixtureServer | undefined;
-    const server = createServer((request, response) => self!.handle(request, response));
+    const holder: { self?: FixtureServer } = {};
+    const server = createServer((request, response) => holder.self!.handle(request, response));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self = new FixtureServer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return self;
+    holder.self = new FixtureServer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return holder.self;
   }
 
   set(path: string, route: Route): void {
