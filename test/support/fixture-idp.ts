@@ -52,7 +52,7 @@ export class FixtureServer {
 export interface FixtureKey {
   kid: string;
   alg: string;
-  privateKey: CryptoKey;
+  privateKey: Awaited<ReturnType<typeof jose.generateKeyPair>>['privateKey'];
   publicJwk: jose.JWK;
 }
 
