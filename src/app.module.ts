@@ -1,4 +1,11 @@
-import { JwksController, JwtGuard, JwtRotationExceptionFilter, JwtRotationModule, type TrustedIssuerOptions } from '@app/jwt-rotation';
+import {
+  IssuerMetadataController,
+  JwksController,
+  JwtGuard,
+  JwtRotationExceptionFilter,
+  JwtRotationModule,
+  type TrustedIssuerOptions,
+} from '@app/jwt-rotation';
 import { createKeyv } from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
 import { type DynamicModule, Module } from '@nestjs/common';
@@ -43,7 +50,7 @@ export class AppModule {
           sessionMaxLifetime: config.sessionMaxLifetime,
         }),
       ],
-      controllers: [AuthController, KeysController, JwksController, ...VERIFYING_CONTROLLERS],
+      controllers: [AuthController, KeysController, JwksController, IssuerMetadataController, ...VERIFYING_CONTROLLERS],
       // Every route needs a valid access token unless it is marked @Public().
       providers: [
         UsersService,

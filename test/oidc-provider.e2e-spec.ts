@@ -50,7 +50,9 @@ describe('tokens of oidc-provider (RFC 9068 access tokens, client credentials)',
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const provider = new Provider(issuer, {
-      clients: [{ ...CLIENT, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], id_token_signed_response_alg: 'ES256' }],
+      clients: [
+        { ...CLIENT, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], id_token_signed_response_alg: 'ES256' },
+      ],
       jwks: { keys: [signingKey] },
       features: {
         devInteractions: { enabled: false },
@@ -85,7 +87,11 @@ describe('tokens of oidc-provider (RFC 9068 access tokens, client credentials)',
   });
 
   it('@Permissions() checks the scope', async () => {
-    await verifier.http().post('/articles').set('Authorization', `Bearer ${await clientCredentials(API, 'articles:write')}`).expect(201);
+    await verifier
+      .http()
+      .post('/articles')
+      .set('Authorization', `Bearer ${await clientCredentials(API, 'articles:write')}`)
+      .expect(201);
     const readOnly = await verifier
       .http()
       .post('/articles')

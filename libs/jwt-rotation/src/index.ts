@@ -21,6 +21,8 @@ export type { DecodedToken, SignOptions, TokenKind, VerifiedClaims, VerifyOption
 
 export { JwtGuard } from './http/jwt.guard';
 export { JwksController } from './http/jwks.controller';
+export { IssuerMetadataController, issuerMetadataController } from './http/issuer-metadata.controller';
+export type { IssuerMetadata } from './http/issuer-metadata.controller';
 export { TokenRejections } from './http/token-rejections';
 export type { RejectionCode, TokenRejection } from './http/token-rejections';
 export type { JsonWebKeySet } from './http/jwks.controller';

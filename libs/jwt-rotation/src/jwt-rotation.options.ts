@@ -5,6 +5,7 @@ import {
   IsNotEmpty,
   IsOptional,
   IsString,
+  IsUrl,
   Matches,
   Max,
   Min,
@@ -68,6 +69,16 @@ export interface JwtRotationModuleOptions {
   sessionIdleTimeout?: Duration;
   /** No refresh extends a session past this age. @default undefined (no limit) */
   sessionMaxLifetime?: Duration;
+  /**
+   * The `client_id` of access tokens (RFC 9068 §2.2) when `sign()` is given none: the client that
+   * asked for the token. @default issuer (the service signs for itself)
+   */
+  clientId?: string;
+  /**
+   * The URL of this issuer's JWKS, as its metadata documents name it (`jwks_uri`).
+   * @default `<issuer>/.well-known/jwks.json`, where JwksController serves it
+   */
+  jwksUri?: string;
   /** Run the scheduled reconcile tick. Turn off only to drive rotation yourself. @default true */
   scheduleRotation?: boolean;
 }
@@ -111,6 +122,8 @@ export interface ResolvedJwtRotationOptions extends ResolvedVerificationOptions 
   /** Algorithms a token may carry before its key's own is checked. */
   readonly acceptedAlgorithms: readonly JwtAlgorithm[];
   readonly scheduleRotation: boolean;
+  readonly clientId: string;
+  readonly jwksUri: string;
   readonly refreshReuseIntervalMs: number;
   readonly sessionIdleTimeoutMs: number | undefined;
   readonly sessionMaxLifetimeMs: number | undefined;
@@ -180,6 +193,18 @@ class OptionsSchema {
 
   @IsInt() @Min(256, { message: 'maxTokenLength must be at least 256' }) maxTokenLength: number;
   @IsBoolean() scheduleRotation: boolean;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty({ message: 'clientId must be a non-empty string: the client_id of access tokens' })
+  clientId?: string;
+
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, require_protocol: true, protocols: ['https', 'http'] },
+    { message: 'jwksUri must be the absolute URL where this issuer serves its JWKS, e.g. "https://api.example.com/.well-known/jwks.json"' },
+  )
+  jwksUri?: string;
 }
 
 const AUDIENCE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -271,6 +296,8 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
     realm: schema.realm,
     maxTokenLength: schema.maxTokenLength,
     scheduleRotation: schema.scheduleRotation,
+    clientId: schema.clientId ?? schema.issuer,
+    jwksUri: schema.jwksUri ?? `${schema.issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
     // On an issuer every key is ours and each token is pinned to its key's algorithm, so the keys of
     // an algorithm configured before keep verifying until they expire.
     acceptedAlgorithms: [...SUPPORTED_ALGORITHMS],

@@ -126,8 +126,10 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
   }
 
   /**
-   * Emergency rotation: promotes the already-published next key to sign from now on and publishes
-   * a fresh next key, so nothing signs with a key that verifiers have not seen.
+   * Emergency rotation: promotes the already-published next key to sign from now on, moves the
+   * keys published after it up by one window and publishes a fresh one at the end, so nothing
+   * signs with a key that verifiers have not seen. With {@link KEYS_AHEAD} = 2, two rotations in
+   * a row both promote keys that were published before the first of them.
    * @returns the kid that signs from now on.
    */
   async rotateNow(): Promise<string> {
@@ -138,9 +140,8 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     const next = nextEntry(entries, current, now);
     if (next) {
       await this.store.hashSet(this.keys.ring, {
-        [activationField(next.generation)]: String(now),
-        [retirementField(next.generation)]: String(now + this.options.rotationIntervalMs),
         ...(current ? { [retirementField(current.generation)]: String(now) } : {}),
+        ...this.promotion(entries, current, now),
       });
     }
     await this.reconcile();
@@ -161,13 +162,7 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     if (!entry) return false;
     const current = currentEntry(entries, now);
     const fields: Record<string, string> = { [revocationField(kid)]: String(now) };
-    if (current?.kid === kid) {
-      const next = nextEntry(entries, current, now);
-      if (next) {
-        fields[activationField(next.generation)] = String(now);
-        fields[retirementField(next.generation)] = String(now + this.options.rotationIntervalMs);
-      }
-    }
+    if (current?.kid === kid) Object.assign(fields, this.promotion(entries, current, now));
     await this.store.hashSet(this.keys.ring, fields);
     this.logger.warn(`Key ${kid} revoked`);
     await this.reconcile();
@@ -189,6 +184,24 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
       retiresAt: new Date(entry.retiresAt),
       expiresAt: new Date(this.expiresAt(entry)),
     }));
+  }
+
+  /**
+   * Moves every published key ahead of `current` up, so that the first signs from `now` and each
+   * follows the one before it without a gap (a gap would make the planner create a key that signs
+   * unpublished).
+   */
+  private promotion(entries: readonly ScheduleEntry[], current: ScheduleEntry | undefined, now: number): Record<string, string> {
+    const interval = this.options.rotationIntervalMs;
+    const fields: Record<string, string> = {};
+    entries
+      .filter((e) => e.revokedAt === undefined && e.activatesAt > now && e !== current)
+      .sort((a, b) => a.activatesAt - b.activatesAt)
+      .forEach((entry, index) => {
+        fields[activationField(entry.generation)] = String(now + index * interval);
+        fields[retirementField(entry.generation)] = String(now + (index + 1) * interval);
+      });
+    return fields;
   }
 
   private expiresAt(entry: ScheduleEntry): number {

@@ -124,6 +124,8 @@ export class TokenService {
     claims.exp = iat + Math.ceil(lifetimeMs / 1000);
     claims.jti = options.jwtid ?? randomId();
     if (options.subject !== undefined) claims.sub = options.subject;
+    // RFC 9068 §2.2: verifiers in strict mode (express-oauth2-jwt-bearer) require it.
+    if (kind === 'access' && claims.client_id === undefined) claims.client_id = options.clientId ?? issuing.clientId;
     const input = `${this.headerSegment(signer, kind)}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     return `${input}.${signer.key.sign(input)}`;
   }

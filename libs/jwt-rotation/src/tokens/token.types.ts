@@ -19,6 +19,8 @@ export interface SignOptions {
   jwtid?: string;
   /** @default 'access' */
   kind?: TokenKind;
+  /** `client_id` of an access token (RFC 9068 §2.2): the client that asked for it. @default the module's `clientId` */
+  clientId?: string;
 }
 
 export interface VerifyOptions {
