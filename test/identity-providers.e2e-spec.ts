@@ -2,6 +2,7 @@ import type { ClaimsPreset } from '@app/jwt-rotation';
 import type * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FixtureServer, fixtureKey, type FixtureKey, now, signWith } from './support/fixture-idp';
+import { startExampleApp } from './support/example-app';
 import { startVerifierApp, type VerifierApp } from './support/verifier-app';
 
 /**
@@ -306,5 +307,48 @@ describe.each(FIXTURES)('tokens of $preset', (fixture) => {
     const token = await signWith(key, fixture.alternative!.header, fixture.alternative!.access(issuer));
     expect((await verifier.me(token)).status).toBe(200);
     await verifier.http().post('/articles').set('Authorization', bearer(token)).expect(201);
+  });
+});
+
+describe('the example app trusting Keycloak by discovery (JWT_TRUST_ISSUER, JWT_TRUST_PRESET, JWT_TRUST_AUDIENCE)', () => {
+  const keycloak = FIXTURES.find((f) => f.preset === 'keycloak')!;
+  let server: FixtureServer;
+  let key: FixtureKey;
+  let issuer: string;
+  let example: Awaited<ReturnType<typeof startExampleApp>>;
+
+  beforeAll(async () => {
+    server = await FixtureServer.start();
+    key = await fixtureKey('RS256', 'kc-1');
+    issuer = `${server.origin}/realms/acme`;
+    server.set('/realms/acme/.well-known/openid-configuration', { body: { issuer, jwks_uri: `${issuer}/protocol/openid-connect/certs` } });
+    server.set('/realms/acme/protocol/openid-connect/certs', { body: { keys: keycloak.jwks(key, await fixtureKey('RS256', 'enc')) } });
+    example = await startExampleApp('memory', { trustIssuer: issuer, trustPreset: 'keycloak', trustAudience: 'my-app' });
+  });
+  afterAll(async () => {
+    await example?.close();
+    await server?.close();
+  });
+
+  it('GET /me answers the verified claims; GET /admin and POST /articles read roles and scope where Keycloak puts them', async () => {
+    const granted = await signWith(key, keycloak.header, keycloak.access(issuer, true));
+    const denied = await signWith(key, keycloak.header, keycloak.access(issuer, false));
+    const me = await example.http().get('/me').set('Authorization', `Bearer ${granted}`).expect(200);
+    expect(me.body).toMatchObject({ iss: issuer, preferred_username: 'carol', typ: 'Bearer' });
+    await example.http().get('/admin').set('Authorization', `Bearer ${granted}`).expect(200);
+    await example.http().get('/admin').set('Authorization', `Bearer ${denied}`).expect(403);
+    await example.http().post('/articles').set('Authorization', `Bearer ${granted}`).send({ title: 'Hello' }).expect(201);
+    await example.http().post('/articles').set('Authorization', `Bearer ${denied}`).send({ title: 'Hello' }).expect(403);
+    await example
+      .http()
+      .get('/me')
+      .set('Authorization', `Bearer ${await signWith(key, keycloak.idHeader, keycloak.idToken(issuer))}`)
+      .expect(401);
+    await example.http().post('/auth/login').send({ username: 'alice', password: 'alice-password' }).expect(404);
+  });
+
+  it('says in its health where the issuer keys stand', async () => {
+    const health = await example.http().get('/health').expect(200);
+    expect(health.body).toMatchObject({ status: 'ok', issuers: [{ issuer, status: 'ok', keys: 1 }] });
   });
 });
