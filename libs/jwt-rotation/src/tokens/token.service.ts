@@ -163,6 +163,8 @@ export class TokenService {
 
     if (!trusted.algorithms.has(header.alg)) throw new AlgorithmNotAllowedError('The token algorithm is not accepted');
     const typeKnown = header.typ === TYPES[kind];
+    // This library always sets typ: a token of its own without one was not made by it (and keeps its round-1 code).
+    if (header.typ === undefined && this.issuing) throw new MalformedTokenError('The token header has no "typ"');
     if (!typeKnown && !this.typeAccepted(trusted, header.typ, kind))
       throw new InvalidTokenTypeError(`Expected a token of type ${TYPES[kind]}`);
     const held = trusted.ring.get(header.kid);
