@@ -172,6 +172,16 @@ describe('a verifier of several issuers', () => {
   it('refuses a token for another audience', async () => {
     expect((await verifier.me(await accessToken(keyA, issuerA(), { aud: 'https://other.example.com' }))).status).toBe(401);
   });
+
+  it('compares typ as RFC 7515 §4.1.9 says: any case, application/ optional; JWT or none is not an access token here', async () => {
+    const claims = { iss: issuerA(), aud: AUDIENCE, sub: 'carol', iat: now(), exp: now() + 300 };
+    for (const typ of ['application/at+jwt', 'AT+JWT', 'Application/At+Jwt']) {
+      expect((await verifier.me(await signWith(keyA, { typ }, claims))).status).toBe(200);
+    }
+    for (const header of [{ typ: 'JWT' }, {}, { typ: 'application/jwt' }, { typ: 'at+jwt+x' }]) {
+      expect((await verifier.me(await signWith(keyA, header, claims))).status).toBe(401);
+    }
+  });
 });
 
 describe('discovery', () => {
