@@ -1,3 +1,4 @@
+import { CacheModule } from '@nestjs/cache-manager';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +8,10 @@ import { issuerMetadataController } from './issuer-metadata.controller';
 describe('issuerMetadataController({ path })', () => {
   it('serves RFC 8414 with the well-known segment inserted before the issuer path, and OIDC appended to it', async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [JwtRotationModule.forRoot({ issuer: 'https://example.com/auth', algorithm: 'ES256', scheduleRotation: false })],
+      imports: [
+        CacheModule.register({ isGlobal: true }),
+        JwtRotationModule.forRoot({ issuer: 'https://example.com/auth', algorithm: 'ES256', scheduleRotation: false }),
+      ],
       controllers: [issuerMetadataController({ path: '/auth' })],
     }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
