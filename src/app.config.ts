@@ -1,4 +1,4 @@
-import type { JwtAlgorithm } from '@app/jwt-rotation';
+import type { ClaimsPreset, JwtAlgorithm } from '@app/jwt-rotation';
 
 /** Everything the example app reads from its environment. */
 export interface AppConfig {
@@ -22,6 +22,12 @@ export interface AppConfig {
   jwksRefreshInterval?: string;
   /** false: session cookies without `Secure`, for http:// development on browsers other than Chromium and Firefox. */
   cookieSecure?: boolean;
+  /** Set: verifier of a foreign identity provider, found by discovery from this issuer URL. */
+  trustIssuer?: string;
+  /** Where that provider puts its claims: auth0, keycloak, cognito, entra or rfc9068 (the default). */
+  trustPreset?: ClaimsPreset;
+  /** The audience (Cognito: the app client id) its tokens must carry. */
+  trustAudience?: string;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -43,5 +49,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
     jwksUri: env.JWT_JWKS_URI || undefined,
     jwksRefreshInterval: env.JWT_JWKS_REFRESH_INTERVAL || undefined,
     cookieSecure: env.JWT_COOKIE_SECURE === 'false' ? false : undefined,
+    trustIssuer: env.JWT_TRUST_ISSUER || undefined,
+    trustPreset: (env.JWT_TRUST_PRESET || undefined) as ClaimsPreset | undefined,
+    trustAudience: env.JWT_TRUST_AUDIENCE || undefined,
   };
 }

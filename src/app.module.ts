@@ -1,4 +1,4 @@
-import { JwksController, JwtGuard, JwtRotationModule } from '@app/jwt-rotation';
+import { IssuerMetadataController, JwksController, JwtGuard, JwtRotationModule, type TrustedIssuerOptions } from '@app/jwt-rotation';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { CacheModule } from '@nestjs/cache-manager';
 import { type DynamicModule, Module } from '@nestjs/common';
@@ -25,7 +25,7 @@ const VERIFYING_CONTROLLERS = [MeController, AdminController, ArticlesController
 @Module({})
 export class AppModule {
   static register(config: AppConfig): DynamicModule {
-    if (config.jwksUri) return AppModule.verifyOnly(config, config.jwksUri);
+    if (config.jwksUri || config.trustIssuer) return AppModule.verifier(config);
     return {
       module: AppModule,
       imports: [
@@ -61,7 +61,15 @@ export class AppModule {
           fieldResolverEnhancers: ['guards'],
         }),
       ],
-      controllers: [AuthController, CookieAuthController, PageController, KeysController, JwksController, ...VERIFYING_CONTROLLERS],
+      controllers: [
+        AuthController,
+        CookieAuthController,
+        PageController,
+        KeysController,
+        JwksController,
+        IssuerMetadataController,
+        ...VERIFYING_CONTROLLERS,
+      ],
       // Every route, resolver and gateway message needs a valid access token unless it is marked
       // @Public(). Invalid or reused refresh tokens (401) and an unreachable store (503) are mapped
       // by the filter JwtRotationModule registers itself.
@@ -69,18 +77,29 @@ export class AppModule {
     };
   }
 
-  /** A service that only consumes the issuer's tokens: keys from its JWKS, nothing signed, no store. */
-  private static verifyOnly(config: AppConfig, jwksUri: string): DynamicModule {
+  /**
+   * A service that only consumes tokens: the example issuer's (JWT_JWKS_URI, keys from its JWKS) or a
+   * foreign identity provider's (JWT_TRUST_ISSUER, found by discovery, claims read as JWT_TRUST_PRESET says).
+   */
+  private static verifier(config: AppConfig): DynamicModule {
+    const issuer: TrustedIssuerOptions = config.trustIssuer
+      ? {
+          issuer: config.trustIssuer,
+          preset: config.trustPreset,
+          audience: config.trustAudience ?? '',
+          refreshInterval: config.jwksRefreshInterval,
+        }
+      : {
+          issuer: config.issuer,
+          jwksUri: config.jwksUri,
+          audience: { default: config.issuer, api: `${config.issuer}/api` },
+          // The example issuer's own tokens: roles and permissions in claims of those names, a jti in each.
+          claims: { roles: 'roles', permissions: 'permissions', requireJti: true },
+          refreshInterval: config.jwksRefreshInterval,
+        };
     return {
       module: AppModule,
-      imports: [
-        JwtRotationModule.forRoot({
-          issuer: config.issuer,
-          audiences: { default: config.issuer, api: `${config.issuer}/api` },
-          clockTolerance: config.clockTolerance,
-          verifyOnly: { jwksUri, refreshInterval: config.jwksRefreshInterval },
-        }),
-      ],
+      imports: [JwtRotationModule.forVerifier({ issuers: [issuer], clockTolerance: config.clockTolerance })],
       controllers: VERIFYING_CONTROLLERS,
       providers: [{ provide: APP_GUARD, useClass: JwtGuard }],
     };

@@ -7,7 +7,11 @@ async function bootstrap(): Promise<void> {
   const config = configFromEnv();
   const app = configureApp(await NestFactory.create(AppModule.register(config)));
   await app.listen(config.port);
-  const mode = config.jwksUri ? `verify-only, keys from ${config.jwksUri}` : `${config.redisUrl ? 'Redis' : 'in-memory'} store`;
+  const mode = config.trustIssuer
+    ? `verifier of ${config.trustIssuer} (${config.trustPreset ?? 'rfc9068'})`
+    : config.jwksUri
+      ? `verifier, keys from ${config.jwksUri}`
+      : `${config.redisUrl ? 'Redis' : 'in-memory'} store`;
   console.log(`Example app listening on http://localhost:${config.port} (${mode})`);
 }
 

@@ -35,7 +35,7 @@ describe.each(['ES256', 'RS256', 'EdDSA'] as const)('JWKS of an %s issuer', (alg
   });
   afterAll(() => issuer?.close());
 
-  it('serves the public keys of the current and next key, with kid, alg and use, and a short max-age', async () => {
+  it('serves the public keys of the current and next keys, with kid, alg and use, and a short max-age', async () => {
     const response = await fetch(jwksUrl());
     expect(response.status).toBe(200);
     const cacheControl = response.headers.get('cache-control')!;
@@ -43,7 +43,7 @@ describe.each(['ES256', 'RS256', 'EdDSA'] as const)('JWKS of an %s issuer', (alg
     expect(maxAge).toBeGreaterThan(0);
     expect(maxAge).toBeLessThan(3600); // shorter than the lead time (one rotation interval, 1 h)
     const { keys } = (await response.json()) as { keys: jose.JWK[] };
-    expect(keys.length).toBe(2);
+    expect(keys.length).toBe(3); // the current key and the two published ahead (KEYS_AHEAD)
     const listed = (await issuer.http().get('/admin/keys').set('Authorization', `Bearer ${admin}`)).body as Array<{
       kid: string;
       status: string;

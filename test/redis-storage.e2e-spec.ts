@@ -49,7 +49,7 @@ describe('what the library writes to Redis', () => {
   it('keeps the schedule in the <prefix>:ring hash as g:<n> fields of metadata only', async () => {
     expect(await redis.type(`${prefix()}:ring`)).toBe('hash');
     const hash = await ring();
-    expect(Object.keys(hash).sort()).toEqual(['g:0', 'g:1']);
+    expect(Object.keys(hash).sort()).toEqual(['g:0', 'g:1', 'g:2']); // the current key and two published ahead
     const { access_token } = await example.login('alice');
     const listed = (await keysOf(example, access_token)).map((k) => k.kid).sort();
     const generations = Object.values(hash).map((value) => JSON.parse(openField(value)) as Record<string, unknown>);
@@ -63,7 +63,7 @@ describe('what the library writes to Redis', () => {
     const generations = Object.values(await ring()).map(
       (value) => JSON.parse(openField(value)) as { kid: string; createdAt: number; retiresAt: number },
     );
-    expect(generations).toHaveLength(2);
+    expect(generations).toHaveLength(3); // current and two ahead
     const stored = [];
     for await (const batch of redis.scanIterator({ MATCH: `${prefix()}:key:*` })) stored.push(...(Array.isArray(batch) ? batch : [batch]));
     expect(stored.sort()).toEqual(generations.map((g) => `${prefix()}:key:${g.kid}`).sort());
@@ -106,9 +106,10 @@ describe('what the library writes to Redis', () => {
       Object.keys(rotated)
         .filter((f) => f.startsWith('g:'))
         .sort(),
-    ).toEqual(['g:0', 'g:1', 'g:2']);
+    ).toEqual(['g:0', 'g:1', 'g:2', 'g:3']);
     expect(rotated).toHaveProperty('ret:0');
     expect(rotated).toHaveProperty('act:1');
+    expect(rotated).toHaveProperty('act:2'); // the second key ahead moves up with the first
     expect(rotated).toHaveProperty('ret:1');
     const g2 = JSON.parse(openField(rotated['g:2'])) as { kid: string };
     expect(await redis.pTTL(`${prefix()}:key:${g2.kid}`)).toBeGreaterThan(0);

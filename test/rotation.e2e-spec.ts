@@ -82,7 +82,7 @@ describe.concurrent.each(STORES)('scheduled key rotation on the %s store', (stor
     const remaining = await keys(app);
     expect(remaining.map((k) => k.kid)).not.toContain(first.kid);
     expect(remaining.filter((k) => k.status === 'current')).toHaveLength(1);
-    expect(remaining.filter((k) => k.status === 'next')).toHaveLength(1);
+    expect(remaining.filter((k) => k.status === 'next')).toHaveLength(2);
   });
 
   it('refuses tokens of a key revoked with DELETE /admin/keys/:kid, also after the next scheduled rotation', async ({ expect }) => {

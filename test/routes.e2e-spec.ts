@@ -224,10 +224,10 @@ describe.each(STORES)('example app routes on the %s store', (store) => {
   });
 
   describe('GET /admin/keys', () => {
-    it('lists key metadata, one current and one next, and no key material', async () => {
+    it('lists key metadata, one current and two next, and no key material', async () => {
       const response = await get('/admin/keys', alice.access_token).expect(200);
       const keys = response.body as KeyListEntry[];
-      expect(keys).toHaveLength(2);
+      expect(keys).toHaveLength(3);
       for (const key of keys) {
         expect(Object.keys(key).sort()).toEqual(['activatesAt', 'alg', 'createdAt', 'expiresAt', 'kid', 'retiresAt', 'status']);
         expect(key.kid).toMatch(/^[A-Za-z0-9_-]+$/);
@@ -240,7 +240,7 @@ describe.each(STORES)('example app routes on the %s store', (store) => {
       }
       const names = allPropertyNames(keys);
       for (const field of KEY_MATERIAL_FIELDS) expect(names.has(field)).toBe(false);
-      expect(keys.map((k) => k.status).sort()).toEqual(['current', 'next']);
+      expect(keys.map((k) => k.status).sort()).toEqual(['current', 'next', 'next']);
       const current = keys.find((k) => k.status === 'current')!;
       const next = keys.find((k) => k.status === 'next')!;
       expect(current.kid).not.toBe(next.kid);
@@ -379,7 +379,7 @@ describe.each(STORES)('example app routes on the %s store', (store) => {
       const keys = await listKeys(after.access_token);
       expect(keys.find((k) => k.kid === oldKid)?.status).toBe('retired');
       expect(keys.find((k) => k.kid === newKid)?.status).toBe('current');
-      expect(keys.filter((k) => k.status === 'next')).toHaveLength(1);
+      expect(keys.filter((k) => k.status === 'next')).toHaveLength(2);
     });
 
     it('POST /admin/keys/rotate refuses bob with 403', async () => {
@@ -422,7 +422,7 @@ describe.each(STORES)('example app routes on the %s store', (store) => {
       const keys = await listKeys(fresh);
       expect(keys.find((k) => k.kid === kid)?.status).toBe('revoked');
       expect(keys.find((k) => k.kid === headerOf(fresh).kid)?.status).toBe('current');
-      expect(keys.filter((k) => k.status === 'next')).toHaveLength(1);
+      expect(keys.filter((k) => k.status === 'next')).toHaveLength(2);
     });
 
     it('DELETE /admin/keys/:kid answers 404 for an unknown kid', async () => {

@@ -1,7 +1,7 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Module, type Provider } from '@nestjs/common';
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
-import { type Cache, createCache } from 'cache-manager';
+import type { Cache } from 'cache-manager';
 import { SessionCookies } from './cookies/session-cookies.service';
 import { ConfigurationError } from './errors';
 import { PermissionsGuard, RolesGuard } from './http/claim-values.guard';
@@ -16,7 +16,6 @@ import { KeyEncryption } from './keys/key-encryption';
 import { KeyRing } from './keys/key-ring';
 import { KeyRotationService } from './keys/key-rotation.service';
 import { KEY_SOURCE, type KeySource } from './keys/key-source';
-import { RemoteJwksKeySource } from './keys/remote-jwks.key-source';
 import { AuthenticatedStore } from './store/authenticated-store';
 import { CacheRotationStore } from './store/cache-rotation-store';
 import { ROTATION_STORE } from './store/rotation-store';
@@ -26,6 +25,8 @@ import { SessionService } from './sessions/session.service';
 import { ClusterEventBus } from './sync/cluster-event-bus';
 import { TokenService } from './tokens/token.service';
 import { SocketIoAuth } from './transports/socket-io.auth';
+import { JwtVerifierModule } from './verifier/jwt-verifier.module';
+import type { JWT_VERIFIER_ASYNC_OPTIONS_TYPE, JWT_VERIFIER_OPTIONS_TYPE } from './verifier/jwt-verifier.module-definition';
 
 const providers: Provider[] = [
   {
@@ -37,8 +38,6 @@ const providers: Provider[] = [
   {
     provide: ROTATION_STORE,
     useFactory: (options: ResolvedJwtRotationOptions, cache: Cache | undefined) => {
-      // A verify-only service keeps nothing to share; its own memory is enough.
-      if (options.verifyOnly) return new CacheRotationStore(createCache());
       if (!cache) {
         throw new ConfigurationError([
           'JwtRotationModule needs a CacheModule: add CacheModule.register({ isGlobal: true }) (from @nestjs/cache-manager) to your AppModule imports, ' +
@@ -67,15 +66,14 @@ const providers: Provider[] = [
   },
   KeyRing,
   KeyRotationService,
-  RemoteJwksKeySource,
   {
     provide: KEY_SOURCE,
     // A facade, not the service itself: Nest would run the lifecycle hooks of a provider value twice.
-    useFactory: (options: ResolvedJwtRotationOptions, local: KeyRotationService, remote: RemoteJwksKeySource): KeySource => {
-      const source: KeySource = options.verifyOnly ? remote : local;
-      return { ready: () => source.ready(), reloadForUnknownKid: () => source.reloadForUnknownKid() };
-    },
-    inject: [JWT_ROTATION_OPTIONS, KeyRotationService, RemoteJwksKeySource],
+    useFactory: (source: KeyRotationService): KeySource => ({
+      ready: () => source.ready(),
+      reloadForUnknownKid: () => source.reloadForUnknownKid(),
+    }),
+    inject: [KeyRotationService],
   },
   ClusterEventBus,
   RevocationView,
@@ -128,4 +126,24 @@ const providers: Provider[] = [
     PermissionsGuard,
   ],
 })
-export class JwtRotationModule extends JwtRotationConfigurableModule {}
+export class JwtRotationModule extends JwtRotationConfigurableModule {
+  /**
+   * A service that only verifies tokens of trusted issuers: keys from their JWKS, `TokenService.verify`,
+   * the guards and decorators. Nothing is signed or stored, so no CacheModule or ScheduleModule is needed.
+   * @example
+   * ```ts
+   * JwtRotationModule.forVerifier({
+   *   issuers: [{ issuer: 'https://tenant.eu.auth0.com/', preset: 'auth0', audience: 'https://api.example.com' }],
+   *   isGlobal: true,
+   * })
+   * ```
+   */
+  static forVerifier(options: typeof JWT_VERIFIER_OPTIONS_TYPE): DynamicModule {
+    return JwtVerifierModule.forRoot(options);
+  }
+
+  /** {@link forVerifier} with options from a factory, class or existing provider. */
+  static forVerifierAsync(options: typeof JWT_VERIFIER_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return JwtVerifierModule.forRootAsync(options);
+  }
+}

@@ -5,6 +5,7 @@ import {
   IsNotEmpty,
   IsOptional,
   IsString,
+  IsUrl,
   Matches,
   Max,
   Min,
@@ -17,15 +18,7 @@ import { type ResolvedCookieOptions, resolveCookieOptions, type SessionCookieOpt
 import { type Duration, parseDuration } from './duration';
 import { ConfigurationError } from './errors';
 import { estimateSecretEntropyBits, MIN_SECRET_ENTROPY_BITS } from './keys/secret-entropy';
-import {
-  ALGORITHMS,
-  ASYMMETRIC_ALGORITHM_NAMES,
-  type AsymmetricAlgorithm,
-  isHmacAlgorithm,
-  isSupportedAlgorithm,
-  type JwtAlgorithm,
-  SUPPORTED_ALGORITHMS,
-} from './keys/algorithms';
+import { ALGORITHMS, isHmacAlgorithm, isSupportedAlgorithm, type JwtAlgorithm, SUPPORTED_ALGORITHMS } from './keys/algorithms';
 import type { JwtTransport } from './transports/jwt-transport';
 import { DEFAULT_TOKEN_SOURCES, type TokenSource, tokenSourceProblems, transportProblems } from './transports/token-source';
 
@@ -90,11 +83,15 @@ export interface JwtRotationModuleOptions {
   /** No refresh extends a session past this age. @default undefined (no limit) */
   sessionMaxLifetime?: Duration;
   /**
-   * Verify-only mode, for a service that consumes another service's tokens: keys come from the
-   * issuer's JWKS (asymmetric algorithms only), nothing is signed, and no CacheModule or
-   * ScheduleModule is needed. `issuer` and `audiences` are those of the tokens to accept.
+   * The `client_id` of access tokens (RFC 9068 §2.2) when `sign()` is given none: the client that
+   * asked for the token. @default issuer (the service signs for itself)
    */
-  verifyOnly?: VerifyOnlyOptions;
+  clientId?: string;
+  /**
+   * The URL of this issuer's JWKS, as its metadata documents name it (`jwks_uri`).
+   * @default `<issuer>/.well-known/jwks.json`, where JwksController serves it
+   */
+  jwksUri?: string;
   /** Run the scheduled reconcile tick. Turn off only to drive rotation yourself. @default true */
   scheduleRotation?: boolean;
   /**
@@ -112,17 +109,30 @@ export interface JwtRotationModuleOptions {
   transports?: Record<string, JwtTransport>;
 }
 
-export interface VerifyOnlyOptions {
-  /** URL of the issuer's JSON Web Key Set, e.g. `https://auth.example.com/.well-known/jwks.json`. */
-  jwksUri: string;
-  /** Algorithms accepted; each key is also pinned to the `alg` its JWK declares. @default every asymmetric algorithm */
-  algorithms?: AsymmetricAlgorithm[];
-  /** How often the JWKS is fetched again; a token with an unknown kid also triggers a (rate-limited) fetch. @default '5m' */
-  refreshInterval?: Duration;
+/**
+ * What verification and the guards read; the issuer and the verifier configuration both resolve
+ * to it, and `role` tells them apart in the one place that must know (which providers exist).
+ */
+export interface ResolvedVerificationOptions {
+  /** `issuer`: this service signs the tokens it verifies; `verifier`: they come from trusted issuers' JWKS. */
+  readonly role: 'issuer' | 'verifier';
+  readonly realm: string;
+  readonly maxTokenLength: number;
+  readonly clockToleranceMs: number;
+  readonly maxTokenAgeMs: number | undefined;
+  /** Claim of this issuer's roles; on a verifier each issuer's claims profile decides. */
+  readonly rolesClaim: string;
+  /** Claim of this issuer's permissions; on a verifier each issuer's claims profile decides. */
+  readonly permissionsClaim: string;
+  /** Where guards look for the access token, for routes without `@TokenFrom()`. */
+  readonly tokenFrom: readonly TokenSource[];
+  /** Request models of context types beyond http, graphql, ws and rpc. */
+  readonly transports: Readonly<Record<string, JwtTransport>>;
 }
 
 /** Options after defaults and validation, durations in milliseconds. */
-export interface ResolvedJwtRotationOptions {
+export interface ResolvedJwtRotationOptions extends ResolvedVerificationOptions {
+  readonly role: 'issuer';
   readonly issuer: string;
   readonly audiences: Readonly<Record<string, string>>;
   readonly algorithm: JwtAlgorithm;
@@ -139,12 +149,11 @@ export interface ResolvedJwtRotationOptions {
   readonly permissionsClaim: string;
   readonly realm: string;
   readonly maxTokenLength: number;
-  /** Algorithms a token may carry before its key's own is checked: ours, or in verify-only mode those allowed. */
+  /** Algorithms a token may carry before its key's own is checked. */
   readonly acceptedAlgorithms: readonly JwtAlgorithm[];
-  readonly verifyOnly: { readonly jwksUri: URL; readonly refreshIntervalMs: number } | undefined;
   readonly scheduleRotation: boolean;
-  readonly tokenFrom: readonly TokenSource[];
-  readonly transports: Readonly<Record<string, JwtTransport>>;
+  readonly clientId: string;
+  readonly jwksUri: string;
   readonly refreshReuseIntervalMs: number;
   readonly maxSessionsPerSubject: number;
   readonly sessionIdleTimeoutMs: number | undefined;
@@ -239,6 +248,18 @@ class OptionsSchema {
   @Max(100_000, { message: 'maxSessionsPerSubject must be at most 100000: listing and logging out every session read them all' })
   maxSessionsPerSubject: number;
   @IsBoolean() scheduleRotation: boolean;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty({ message: 'clientId must be a non-empty string: the client_id of access tokens' })
+  clientId?: string;
+
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, require_protocol: true, protocols: ['https', 'http'] },
+    { message: 'jwksUri must be the absolute URL where this issuer serves its JWKS, e.g. "https://api.example.com/.well-known/jwks.json"' },
+  )
+  jwksUri?: string;
 }
 
 const AUDIENCE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -304,14 +325,19 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
   }
   if (input.tokenFrom !== undefined) problems.push(...tokenSourceProblems(input.tokenFrom, 'tokenFrom'));
   problems.push(...transportProblems(input.transports));
-  const verifyOnly = verifyOnlyOf(input.verifyOnly, problems);
   const cookies = resolveCookieOptions(input.cookies, problems);
+  if (Object.hasOwn(input, 'verifyOnly')) {
+    problems.push(
+      'verifyOnly is replaced by JwtRotationModule.forVerifier({ issuers: [{ issuer, jwksUri, audience }] }): a verifier is a configuration of its own',
+    );
+  }
   if (problems.length > 0) throw new ConfigurationError(problems);
 
   const accessTokenTtlMs = parseDuration(schema.accessTokenTtl)!;
   const refreshTokenTtlMs = parseDuration(schema.refreshTokenTtl)!;
   const interval = rotationIntervalMs!;
   return {
+    role: 'issuer',
     issuer: schema.issuer,
     audiences: { ...audiences },
     algorithm: schema.algorithm,
@@ -335,10 +361,11 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
         (cookies ? ['authorization' as const, { cookie: cookies.accessTokenName }, 'handshake' as const] : DEFAULT_TOKEN_SOURCES)),
     ]),
     transports: { ...input.transports },
+    clientId: schema.clientId ?? schema.issuer,
+    jwksUri: schema.jwksUri ?? `${schema.issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
     // On an issuer every key is ours and each token is pinned to its key's algorithm, so the keys of
     // an algorithm configured before keep verifying until they expire.
-    acceptedAlgorithms: verifyOnly ? verifyOnly.algorithms : [...SUPPORTED_ALGORITHMS],
-    verifyOnly: verifyOnly && { jwksUri: verifyOnly.jwksUri, refreshIntervalMs: verifyOnly.refreshIntervalMs },
+    acceptedAlgorithms: [...SUPPORTED_ALGORITHMS],
     refreshReuseIntervalMs: parseDuration(schema.refreshReuseInterval) ?? 0,
     maxSessionsPerSubject: schema.maxSessionsPerSubject,
     sessionIdleTimeoutMs: schema.sessionIdleTimeout === undefined ? undefined : parseDuration(schema.sessionIdleTimeout),
@@ -349,40 +376,6 @@ export function resolveOptions(input: JwtRotationModuleOptions): ResolvedJwtRota
   };
 }
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
+export function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function verifyOnlyOf(
-  value: VerifyOnlyOptions | undefined,
-  problems: string[],
-): { jwksUri: URL; algorithms: AsymmetricAlgorithm[]; refreshIntervalMs: number } | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null) {
-    problems.push('verifyOnly must be an object such as { jwksUri: "https://auth.example.com/.well-known/jwks.json" }');
-    return undefined;
-  }
-  let jwksUri: URL | undefined;
-  try {
-    jwksUri = new URL(value.jwksUri);
-    if (jwksUri.protocol !== 'https:' && jwksUri.protocol !== 'http:') throw new TypeError('not http(s)');
-  } catch {
-    problems.push(
-      'verifyOnly.jwksUri must be the http(s) URL of the issuer\'s JWKS, e.g. "https://auth.example.com/.well-known/jwks.json"',
-    );
-  }
-  const algorithms = value.algorithms ?? [...ASYMMETRIC_ALGORITHM_NAMES];
-  if (
-    !Array.isArray(algorithms) ||
-    algorithms.length === 0 ||
-    !algorithms.every((a) => (ASYMMETRIC_ALGORITHM_NAMES as readonly string[]).includes(a))
-  ) {
-    problems.push(
-      `verifyOnly.algorithms must list asymmetric algorithms only (${ASYMMETRIC_ALGORITHM_NAMES.join(', ')}): a verifier never holds an HMAC secret`,
-    );
-  }
-  const refreshIntervalMs = value.refreshInterval === undefined ? 300_000 : parseDuration(value.refreshInterval);
-  if (refreshIntervalMs === undefined) problems.push("verifyOnly.refreshInterval must be a positive duration such as '5m'");
-  if (!jwksUri || refreshIntervalMs === undefined) return undefined;
-  return { jwksUri, algorithms, refreshIntervalMs };
 }

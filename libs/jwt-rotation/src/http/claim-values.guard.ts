@@ -1,18 +1,12 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
-import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
+import type { ResolvedVerificationOptions } from '../jwt-rotation.options';
+import { authorizationValues } from '../tokens/claims-profile';
 import type { VerifiedClaims } from '../tokens/token.types';
 import type { Refusal } from '../transports/jwt-transport';
 import { claimsOf, transportFor } from '../transports/transport-registry';
 import { PermissionsMetadata, RolesMetadata } from './metadata.decorators';
-
-/** Values of a claim held as an array of strings or, OAuth-scope style, one space-separated string. */
-function claimValues(value: unknown): ReadonlySet<string> {
-  if (Array.isArray(value)) return new Set(value.filter((v): v is string => typeof v === 'string'));
-  if (typeof value === 'string') return new Set(value.split(' ').filter(Boolean));
-  return new Set();
-}
 
 /**
  * Requires every value listed by a metadata decorator in one claim of the verified token, in any
@@ -24,7 +18,7 @@ abstract class RequiredClaimValuesGuard implements CanActivate {
 
   constructor(
     protected readonly reflector: Reflector,
-    @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedJwtRotationOptions,
+    @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedVerificationOptions,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -33,7 +27,9 @@ abstract class RequiredClaimValuesGuard implements CanActivate {
     const claims: VerifiedClaims | undefined = claimsOf(context);
     // No verified token: JwtGuard is missing before this guard or the route is @Public().
     if (!claims) throw this.onUnauthenticated(context);
-    const held = claimValues((claims as Record<string, unknown>)[this.claimName()]);
+    // Read where the token's issuer puts them (its claims profile); only scope-style claims split on spaces.
+    const kind = this.metadata === RolesMetadata ? 'roles' : 'permissions';
+    const held = authorizationValues(this.options, claims as Record<string, unknown>, kind, this.claimName());
     if (required.every((value) => held.has(value))) return true;
     throw this.onForbidden(context, required);
   }

@@ -2,7 +2,8 @@ import { type ExecutionContext, HttpException, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidSignatureError } from '../errors';
-import { resolveOptions } from '../jwt-rotation.options';
+import { resolveOptions, type ResolvedVerificationOptions } from '../jwt-rotation.options';
+import { resolveVerifierOptions } from '../verifier/jwt-verifier.options';
 import type { TokenService } from '../tokens/token.service';
 import type { CredentialRejectionError } from '../errors';
 import { JwtGuard, type JwtRequest } from './jwt.guard';
@@ -54,8 +55,10 @@ class ExtendingGuard extends JwtGuard {
 
 describe('JwtGuard and the Bearer syntax', () => {
   const issuerOptions = resolveOptions({ issuer: ISSUER });
-  const verifyOnlyOptions = resolveOptions({ issuer: ISSUER, verifyOnly: { jwksUri: 'https://issuer.test/jwks.json' } });
-  const guard = (tokens: TokenService, options = issuerOptions, Guard = JwtGuard) =>
+  const verifierOptions = resolveVerifierOptions({
+    issuers: [{ issuer: ISSUER, jwksUri: 'https://issuer.test/jwks.json', audience: ISSUER }],
+  });
+  const guard = (tokens: TokenService, options: ResolvedVerificationOptions = issuerOptions, Guard = JwtGuard) =>
     new Guard(tokens, new Reflector(), options, new TokenRejections());
   const MALFORMED = ['Bearer a=.b.c', 'Bearer a.b.c extra', 'Bearer a.b.c!', 'Bearer'];
 
@@ -64,7 +67,7 @@ describe('JwtGuard and the Bearer syntax', () => {
 
   it.each(MALFORMED)('answers 400 for "%s" when the token is refused', (header) => {
     expect(outcome(guard(refusesAll), header)).toBe(400);
-    expect(outcome(guard(refusesAll, verifyOnlyOptions), header)).toBe(400);
+    expect(outcome(guard(refusesAll, verifierOptions), header)).toBe(400);
   });
 
   it('answers 401 for a well-formed token that is refused, and lets a verified one in', () => {
@@ -72,9 +75,9 @@ describe('JwtGuard and the Bearer syntax', () => {
     expect(outcome(guard(acceptsAll), 'bearer a.b.c')).toBe(true);
   });
 
-  it.each(MALFORMED)('checks "%s" before verifying when the tokens come from a foreign issuer (verifyOnly)', (header) => {
+  it.each(MALFORMED)('checks "%s" before verifying when the tokens come from a foreign issuer (forVerifier)', (header) => {
     // A foreign signer may sign anything, padding included; only this service's own ring is known to sign base64url alone.
-    expect(outcome(guard(acceptsAll, verifyOnlyOptions), header)).toBe(400);
+    expect(outcome(guard(acceptsAll, verifierOptions), header)).toBe(400);
   });
 
   it.each(MALFORMED)('keeps extractToken strict for a subclass that builds on it ("%s")', (header) => {

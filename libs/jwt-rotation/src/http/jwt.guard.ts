@@ -12,7 +12,7 @@ import {
   UnknownKeyError,
 } from '../errors';
 import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
-import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
+import type { ResolvedJwtRotationOptions, ResolvedVerificationOptions } from '../jwt-rotation.options';
 import { TokenService } from '../tokens/token.service';
 import type { VerifiedClaims } from '../tokens/token.types';
 import { httpRouteOf, httpTransport, type HttpRequestLike } from '../transports/http.transport';
@@ -82,15 +82,15 @@ export class JwtGuard implements CanActivate {
   constructor(
     protected readonly tokens: TokenService,
     protected readonly reflector: Reflector,
-    @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedJwtRotationOptions,
+    @Inject(JWT_ROTATION_OPTIONS) protected readonly options: ResolvedVerificationOptions,
     protected readonly rejections: TokenRejections,
   ) {
     // Tokens this service's own key ring signed are well formed by construction; a foreign issuer's
-    // (verify-only) are not, nor what an overridden extractToken or getRequest returns (see bearerCredential).
+    // (a verifier's) are not, nor what an overridden extractToken or getRequest returns (see bearerCredential).
     this.defersSyntaxCheck =
       this.extractToken === JwtGuard.prototype.extractToken &&
       this.getRequest === JwtGuard.prototype.getRequest &&
-      options.verifyOnly === undefined;
+      options.role === 'issuer';
   }
 
   /** Whether the Bearer syntax is checked only for a token that fails to verify. */
@@ -236,13 +236,13 @@ export class JwtGuard implements CanActivate {
    * app's origin (see SessionCookies). A Bearer token needs no such check.
    */
   private checkCookieCsrf(context: ExecutionContext, request: JwtRequest, token: string, claims: VerifiedClaims): void {
-    const cookies = this.options.cookies;
+    const cookies = this.options.role === 'issuer' ? (this.options as ResolvedJwtRotationOptions).cookies : undefined;
     if (cookies === undefined || context.getType() !== 'http') return;
     const http = request as HttpRequestLike & CookieRequest;
     if (isSafeMethod(http.method)) return;
     const fromCookie = http.cookies?.[cookies.accessTokenName] ?? cookieValue(http.headers.cookie, cookies.accessTokenName);
     if (fromCookie !== token) return;
-    assertCsrf(http, (claims as { sid?: string }).sid, cookies, csrfTokensFor(this.options));
+    assertCsrf(http, (claims as { sid?: string }).sid, cookies, csrfTokensFor(this.options as ResolvedJwtRotationOptions));
   }
 
   /** The exception for an error met on the way, or the error itself when it is not a credential's fault. */

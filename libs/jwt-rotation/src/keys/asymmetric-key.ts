@@ -94,7 +94,17 @@ function canonicalFor(alg: AsymmetricAlgorithm, key: KeyObject): Canonical {
  * Only the canonical signature of a signing input verifies (see {@link Canonical}), so no token
  * has a second valid form; the verify-only JWKS path goes through here too.
  */
-export function prepareAsymmetricKey(kid: string, alg: AsymmetricAlgorithm, jwk: JWK): PreparedKey & { readonly publicJwk: JWK } {
+export function prepareAsymmetricKey(
+  kid: string,
+  alg: AsymmetricAlgorithm,
+  jwk: JWK,
+  /**
+   * The key belongs to another issuer (a verifier's JWKS): its tokens are signed elsewhere, and
+   * most signers (OpenSSL, WebCrypto, Java, Go) emit a high ECDSA S half the time, so a high S is
+   * accepted there; the exact length is still required. Our own keys sign low-S and require it.
+   */
+  options: { readonly foreignSigner?: boolean } = {},
+): PreparedKey & { readonly publicJwk: JWK } {
   const spec = ASYMMETRIC_ALGORITHMS[alg];
   const isPrivate = typeof jwk.d === 'string';
   const privateKey = isPrivate
@@ -106,6 +116,7 @@ export function prepareAsymmetricKey(kid: string, alg: AsymmetricAlgorithm, jwk:
   const verifyOptions = signatureOptions(alg, publicKey);
   const signOptions = privateKey ? signatureOptions(alg, privateKey) : undefined;
   const canonical = canonicalFor(alg, publicKey);
+  const requireLowS = options.foreignSigner !== true;
   return {
     kid,
     alg,
@@ -120,7 +131,7 @@ export function prepareAsymmetricKey(kid: string, alg: AsymmetricAlgorithm, jwk:
       // Buffer's decoder skips foreign characters, padding and the +/ alphabet: only the canonical
       // encoding of the bytes is a signature, or one token would have many valid forms.
       if (bytes.toString('base64url') !== signature) return false;
-      if (bytes.length !== canonical.length || canonical.isLowS?.(bytes) === false) return false;
+      if (bytes.length !== canonical.length || (requireLowS && canonical.isLowS?.(bytes) === false)) return false;
       return verify(hash, Buffer.from(input), verifyOptions, bytes);
     },
   };

@@ -3,6 +3,8 @@ import * as jose from 'jose';
 import { createHmac, createPublicKey, constants, verify as opensslVerify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwksController } from '../http/jwks.controller';
+import { JWT_ROTATION_OPTIONS } from '../jwt-rotation.constants';
+import type { ResolvedJwtRotationOptions } from '../jwt-rotation.options';
 import { createTestModule, TEST_ISSUER } from '../testing/test-module';
 import { TokenService } from '../tokens/token.service';
 import { ASYMMETRIC_ALGORITHM_NAMES, type AsymmetricAlgorithm } from './algorithms';
@@ -68,7 +70,7 @@ describe.each(ASYMMETRIC_ALGORITHM_NAMES)('%s key ring', (alg: AsymmetricAlgorit
     moduleRef = await createTestModule({ algorithm: alg, scheduleRotation: false });
     tokens = moduleRef.get(TokenService);
     rotation = moduleRef.get(KeyRotationService);
-    jwks = new JwksController(moduleRef.get(KeyRing), moduleRef.get(TokenService)['options']);
+    jwks = new JwksController(moduleRef.get(KeyRing), moduleRef.get<ResolvedJwtRotationOptions>(JWT_ROTATION_OPTIONS));
   });
   afterAll(() => moduleRef.close());
 
@@ -149,6 +151,20 @@ describe.each(ASYMMETRIC_ALGORITHM_NAMES)('%s key ring', (alg: AsymmetricAlgorit
     );
   });
 
+  it("accepts a foreign issuer's high-S ECDSA signature, still of exact length, only on a key prepared as foreign", () => {
+    if (!alg.startsWith('ES')) return;
+    const token = tokens.sign({}, { subject: 'frank' });
+    const [input, signature] = [token.slice(0, token.lastIndexOf('.')), Buffer.from(token.split('.')[2], 'base64url')];
+    const twin = twinOf(alg, signature);
+    const publicJwk = jwks.jwks({ setHeader: () => undefined }).keys.find((k) => k.kid === kidOf(token))!;
+    const ours = prepareAsymmetricKey(kidOf(token), alg, publicJwk);
+    const foreign = prepareAsymmetricKey(kidOf(token), alg, publicJwk, { foreignSigner: true });
+    expect(ours.verify(input, twin.toString('base64url'))).toBe(false);
+    expect(foreign.verify(input, twin.toString('base64url'))).toBe(true);
+    expect(foreign.verify(input, signature.toString('base64url'))).toBe(true);
+    expect(foreign.verify(input, Buffer.concat([Buffer.alloc(1), twin]).toString('base64url'))).toBe(false);
+  });
+
   it('signs in the canonical form only (low S for ECDSA), which jose verifies', async () => {
     const { keys } = jwks.jwks({ setHeader: () => undefined });
     const set = jose.createLocalJWKSet({ keys });
@@ -187,7 +203,7 @@ describe.each(ASYMMETRIC_ALGORITHM_NAMES)('%s key ring', (alg: AsymmetricAlgorit
 describe('JWKS of an HMAC ring', () => {
   it('is empty: an HMAC secret is never published', async () => {
     const moduleRef = await createTestModule({ scheduleRotation: false });
-    const controller = new JwksController(moduleRef.get(KeyRing), moduleRef.get(TokenService)['options']);
+    const controller = new JwksController(moduleRef.get(KeyRing), moduleRef.get<ResolvedJwtRotationOptions>(JWT_ROTATION_OPTIONS));
     const headers: Record<string, string> = {};
     expect(controller.jwks({ setHeader: (n: string, v: string) => (headers[n] = v) })).toEqual({ keys: [] });
     expect(headers['Cache-Control']).toMatch(/max-age=\d+/);

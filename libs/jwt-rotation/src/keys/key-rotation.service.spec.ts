@@ -31,9 +31,11 @@ describe('KeyRotationService', () => {
 
   it('publishes a next key a whole window before it signs', async () => {
     const keys = await rotation.listKeys();
-    expect(keys.map((k) => k.status)).toEqual(['current', 'next']);
-    const [current, next] = keys;
+    // KEYS_AHEAD = 2: two keys published ahead, each a whole window before the one before it retires.
+    expect(keys.map((k) => k.status)).toEqual(['current', 'next', 'next']);
+    const [current, next, afterNext] = keys;
     expect(next.activatesAt.getTime()).toBe(current.retiresAt.getTime());
+    expect(afterNext.activatesAt.getTime()).toBe(next.retiresAt.getTime());
     expect(next.activatesAt.getTime() - Date.now()).toBe(10 * MINUTE);
     expect(current.expiresAt.getTime()).toBe(current.retiresAt.getTime() + 5 * MINUTE);
     for (const key of keys)
@@ -56,7 +58,7 @@ describe('KeyRotationService', () => {
     const statuses = Object.fromEntries((await rotation.listKeys()).map((k) => [k.kid, k.status]));
     expect(statuses[current.kid]).toBe('retired');
     expect(statuses[next.kid]).toBe('current');
-    expect(Object.values(statuses).filter((s) => s === 'next')).toHaveLength(1);
+    expect(Object.values(statuses).filter((s) => s === 'next')).toHaveLength(2);
   });
 
   it('drops a key once no token it signed can be valid, and its tokens with it', async () => {
@@ -85,15 +87,34 @@ describe('KeyRotationService', () => {
     expect(kidOf(tokens.sign({}))).toBe(next.kid);
     expect(tokens.verify(before).jti).toBeTypeOf('string');
     const keys = await rotation.listKeys();
-    expect(keys.filter((k) => k.status === 'next')).toHaveLength(1);
-    expect(keys.find((k) => k.status === 'next')!.kid).not.toBe(next.kid);
+    expect(keys.filter((k) => k.status === 'next')).toHaveLength(2);
+    expect(keys.filter((k) => k.status === 'next').map((k) => k.kid)).not.toContain(next.kid);
+  });
+
+  it('rotateNow and revoking the current key leave the published keys back to back, so no unpublished key ever signs', async () => {
+    const contiguous = async () => {
+      const live = (await rotation.listKeys()).filter((k) => k.status === 'current' || k.status === 'next');
+      for (let i = 1; i < live.length; i++) expect(live[i].activatesAt.getTime()).toBe(live[i - 1].retiresAt.getTime());
+      return live;
+    };
+    const [, first, second] = await contiguous();
+    await rotation.rotateNow();
+    const [current] = await contiguous();
+    await rotation.revokeKey(current.kid);
+    const [promoted] = await contiguous();
+    expect([first.kid, second.kid]).toEqual([current.kid, promoted.kid]);
+    // A whole window later the key that signs is one that was published before it.
+    const published = new Set((await rotation.listKeys()).map((k) => k.kid));
+    vi.setSystemTime(promoted.retiresAt.getTime() + 1);
+    await rotation.reconcile();
+    expect(published).toContain(kidOf(tokens.sign({})));
   });
 
   it('reconcile run many times at once creates nothing twice', async () => {
     vi.setSystemTime(Date.now() + 10 * MINUTE + 1);
     await Promise.all(Array.from({ length: 10 }, () => rotation.reconcile()));
     const keys = await rotation.listKeys();
-    expect(keys.map((k) => k.status).sort()).toEqual(['current', 'next', 'retired']);
+    expect(keys.map((k) => k.status).sort()).toEqual(['current', 'next', 'next', 'retired']);
   });
 
   it('revoking the current key promotes the next one and kills its tokens', async () => {

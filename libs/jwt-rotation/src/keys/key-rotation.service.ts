@@ -78,7 +78,6 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
   }
 
   async onModuleInit(): Promise<void> {
-    if (this.options.verifyOnly) return;
     if (this.options.scheduleRotation && !this.scheduler) {
       throw new ConfigurationError([
         'JwtRotationModule needs ScheduleModule.forRoot() in your AppModule imports (from @nestjs/schedule), or scheduleRotation: false',
@@ -132,16 +131,17 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
   }
 
   ready(): Promise<void> {
-    return this.ring.size > 0 || this.options.verifyOnly ? Promise.resolve() : this.reconcile();
+    return this.ring.size > 0 ? Promise.resolve() : this.reconcile();
   }
 
   /**
-   * Emergency rotation: promotes the already-published next key to sign from now on and publishes
-   * a fresh next key, so nothing signs with a key that verifiers have not seen.
+   * Emergency rotation: promotes the already-published next key to sign from now on, moves the
+   * keys published after it up by one window and publishes a fresh one at the end, so nothing
+   * signs with a key that verifiers have not seen. With {@link KEYS_AHEAD} = 2, two rotations in
+   * a row both promote keys that were published before the first of them.
    * @returns the kid that signs from now on.
    */
   async rotateNow(): Promise<string> {
-    this.assertIssuer('rotateNow');
     await this.reconcile();
     const now = Date.now();
     const entries = await this.readSchedule();
@@ -149,9 +149,8 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     const next = nextEntry(entries, current, now);
     if (next) {
       await this.store.hashSet(this.keys.ring, {
-        [activationField(next.generation)]: String(now),
-        [retirementField(next.generation)]: String(now + this.options.rotationIntervalMs),
         ...(current ? { [retirementField(current.generation)]: String(now) } : {}),
+        ...this.promotion(entries, current, now),
       });
     }
     await this.reconcile();
@@ -166,7 +165,6 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
    * next one. @returns false when no key has that kid.
    */
   async revokeKey(kid: string): Promise<boolean> {
-    this.assertIssuer('revokeKey');
     const now = Date.now();
     const entries = await this.readSchedule();
     const entry = entries.find((e) => e.kid === kid);
@@ -174,12 +172,8 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     const current = currentEntry(entries, now);
     const fields: Record<string, string> = { [revocationField(kid)]: String(now) };
     if (current?.kid === kid) {
+      Object.assign(fields, this.promotion(entries, current, now));
       fields[retirementField(entry.generation)] = String(now);
-      const next = nextEntry(entries, current, now);
-      if (next) {
-        fields[activationField(next.generation)] = String(now);
-        fields[retirementField(next.generation)] = String(now + this.options.rotationIntervalMs);
-      }
     }
     await this.store.hashSet(this.keys.ring, fields);
     // Without its material the key cannot come back by someone deleting the revocation field.
@@ -192,7 +186,6 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
 
   /** Every key still in the store, oldest first: metadata only. */
   async listKeys(): Promise<KeyInfo[]> {
-    this.assertIssuer('listKeys');
     const now = Date.now();
     const entries = (await this.readSchedule()).filter((e) => this.expiresAt(e) > now);
     const current = currentEntry(entries, now);
@@ -207,9 +200,23 @@ export class KeyRotationService implements KeySource, OnModuleInit, OnApplicatio
     }));
   }
 
-  private assertIssuer(method: string): void {
-    if (this.options.verifyOnly)
-      throw new TypeError(`KeyRotationService.${method}() is not available in verifyOnly mode: the issuer owns the keys`);
+  /**
+   * Moves every published key ahead of `current` up, so that the first signs from `now` and each
+   * follows the one before it without a gap (a gap would make the planner create a key that signs
+   * unpublished).
+   */
+  private promotion(entries: readonly ScheduleEntry[], current: ScheduleEntry | undefined, now: number): Record<string, string> {
+    const interval = this.options.rotationIntervalMs;
+    const fields: Record<string, string> = {};
+    entries
+      // A window closed before it opened is a key whose material was lost: it stays closed.
+      .filter((e) => e.revokedAt === undefined && e.activatesAt > now && e.retiresAt > e.activatesAt && e !== current)
+      .sort((a, b) => a.activatesAt - b.activatesAt)
+      .forEach((entry, index) => {
+        fields[activationField(entry.generation)] = String(now + index * interval);
+        fields[retirementField(entry.generation)] = String(now + (index + 1) * interval);
+      });
+    return fields;
   }
 
   private expiresAt(entry: ScheduleEntry): number {

@@ -48,7 +48,16 @@ describe('key schedule', () => {
     expect(first).toEqual({ generation: 0, activatesAt: now, retiresAt: now + H });
     const entries = parseSchedule(hashOf({ g: 0, kid: 'a', from: now, to: now + H }));
     expect(plan(entries, now, H)).toEqual({ generation: 1, activatesAt: now + H, retiresAt: now + 2 * H });
-    const full = parseSchedule(hashOf({ g: 0, kid: 'a', from: now, to: now + H }, { g: 1, kid: 'b', from: now + H, to: now + 2 * H }));
+    const two = parseSchedule(hashOf({ g: 0, kid: 'a', from: now, to: now + H }, { g: 1, kid: 'b', from: now + H, to: now + 2 * H }));
+    // KEYS_AHEAD = 2: a second key is published after the next one, so two rotations in a row promote published keys.
+    expect(plan(two, now, H)).toEqual({ generation: 2, activatesAt: now + 2 * H, retiresAt: now + 3 * H });
+    const full = parseSchedule(
+      hashOf(
+        { g: 0, kid: 'a', from: now, to: now + H },
+        { g: 1, kid: 'b', from: now + H, to: now + 2 * H },
+        { g: 2, kid: 'c', from: now + 2 * H, to: now + 3 * H },
+      ),
+    );
     expect(plan(full, now, H)).toBeUndefined();
   });
 

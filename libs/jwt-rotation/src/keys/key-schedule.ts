@@ -113,7 +113,14 @@ export function keyStatus(entry: ScheduleEntry, current: ScheduleEntry | undefin
   return entry.activatesAt > now ? 'next' : 'retired';
 }
 
-/** A key to create so that the ring has a current key and a published next one. */
+/**
+ * How many keys are published ahead of the current one. Two, so that two `rotateNow()` in a row
+ * promote keys that were in the JWKS before the first: a verifier whose cache refetches at most
+ * once per cooldown (jose and express-oauth2-jwt-bearer: 30 s) already holds both.
+ */
+export const KEYS_AHEAD = 2;
+
+/** A key to create so that the ring has a current key and {@link KEYS_AHEAD} published ones after it. */
 export interface PlannedKey {
   readonly generation: number;
   readonly activatesAt: number;
@@ -144,8 +151,12 @@ export function plan(
       latest && latest.retiresAt <= now ? latest.retiresAt + Math.floor((now - latest.retiresAt) / intervalMs) * intervalMs : now;
     return { generation, activatesAt, retiresAt: activatesAt + intervalMs };
   }
-  if (!nextEntry(entries, current, now, alg)) {
-    return { generation, activatesAt: current.retiresAt, retiresAt: current.retiresAt + intervalMs };
+  const ahead = entries.filter(
+    (e) => e.revokedAt === undefined && e.activatesAt > now && e !== current && (alg === undefined || e.alg === alg),
+  );
+  if (ahead.length < KEYS_AHEAD) {
+    const last = ahead.reduce((latest, e) => (e.retiresAt > latest.retiresAt ? e : latest), current);
+    return { generation, activatesAt: last.retiresAt, retiresAt: last.retiresAt + intervalMs };
   }
   return undefined;
 }

@@ -208,3 +208,26 @@ describe('TokenService', () => {
     expect(verifying).toThrow(expect.not.objectContaining({ message: expect.stringContaining(token.slice(0, 20)) }));
   });
 });
+
+describe('typ of this issuer’s own tokens (RFC 7515 §4.1.9)', () => {
+  it('is compared without regard to case or the application/ prefix, and a refresh token is never an access token', async () => {
+    const moduleRef = await createTestModule({ scheduleRotation: false });
+    try {
+      const tokens = moduleRef.get(TokenService);
+      const signer = moduleRef.get(KeyRing).signer(Date.now())!;
+      const reheader = (token: string, typ: string) => {
+        const [, payload] = token.split('.');
+        const header = Buffer.from(JSON.stringify({ alg: signer.entry.alg, kid: signer.entry.kid, typ })).toString('base64url');
+        return `${header}.${payload}.${signer.key.sign(`${header}.${payload}`)}`;
+      };
+      const access = tokens.sign({}, { subject: 'a' });
+      for (const typ of ['application/at+jwt', 'AT+JWT']) expect(tokens.verify(reheader(access, typ)).sub).toBe('a');
+      expect(() => tokens.verify(reheader(access, 'JWT'))).toThrow(expect.objectContaining({ code: 'ERR_JWT_TYPE_INVALID' }));
+      expect(() => tokens.verify(reheader(access, 'application/refresh+jwt'))).toThrow(
+        expect.objectContaining({ code: 'ERR_JWT_TYPE_INVALID' }),
+      );
+    } finally {
+      await moduleRef.close();
+    }
+  });
+});

@@ -24,6 +24,8 @@ export interface SignOptions {
   issuedAt?: number;
   /** @default 'access' */
   kind?: TokenKind;
+  /** `client_id` of an access token (RFC 9068 §2.2): the client that asked for it. @default the module's `clientId` */
+  clientId?: string;
 }
 
 export interface VerifyOptions {
@@ -39,7 +41,8 @@ export interface VerifyOptions {
 export interface TokenHeader {
   alg: string;
   kid: string;
-  typ: string;
+  /** Optional in RFC 7515; this library's own tokens always carry one. */
+  typ: string | undefined;
 }
 
 /** What `decode()` returns: header and claims, **not verified**. */

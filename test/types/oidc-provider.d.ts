@@ -1,0 +1,2 @@
+// oidc-provider ships no types; the test reads only what it declares itself.
+declare module 'oidc-provider';
