@@ -4,6 +4,8 @@ import { CacheModule } from '@nestjs/cache-manager';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
+import { JwtRotationHealthIndicator } from '@app/jwt-rotation/health';
 import { KeysController } from './admin/keys.controller';
 import { AdminController } from './admin/admin.controller';
 import type { AppConfig } from './app.config';
@@ -23,6 +25,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        TerminusModule,
         ScheduleModule.forRoot(),
         CacheModule.register({
           isGlobal: true,
@@ -47,6 +50,7 @@ export class AppModule {
       // Every route needs a valid access token unless it is marked @Public().
       providers: [
         UsersService,
+        JwtRotationHealthIndicator,
         { provide: APP_GUARD, useClass: JwtGuard },
         // Invalid or reused refresh tokens → 401, an unreachable store → 503.
         { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
@@ -59,6 +63,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        TerminusModule,
         JwtRotationModule.forRoot({
           issuer: config.issuer,
           audiences: { default: config.issuer, api: `${config.issuer}/api` },
@@ -68,6 +73,7 @@ export class AppModule {
       ],
       controllers: VERIFYING_CONTROLLERS,
       providers: [
+        JwtRotationHealthIndicator,
         { provide: APP_GUARD, useClass: JwtGuard },
         { provide: APP_FILTER, useClass: JwtRotationExceptionFilter },
       ],

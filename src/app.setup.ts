@@ -1,8 +1,13 @@
+import { createJwtSwaggerDocument } from '@app/jwt-rotation/swagger';
 import { type INestApplication, ValidationPipe } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 
 /** What main.ts applies to the app; the end-to-end tests apply the same. */
 export function configureApp(app: INestApplication): INestApplication {
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }));
   app.enableShutdownHooks();
+  // Swagger UI at /docs, the OpenAPI document at /docs-json; guarded routes carry the bearer scheme.
+  const document = createJwtSwaggerDocument(app, new DocumentBuilder().setTitle('nest-jwt-rotation example').setVersion('0.1.0').build());
+  SwaggerModule.setup('docs', app, document);
   return app;
 }

@@ -21,6 +21,8 @@ const requireFromRoot = createRequire(join(root, 'package.json'));
 /** The oldest TypeScript the package supports (its `typescript` peer range), installed as an alias. */
 const OLDEST_TSC = requireFromRoot.resolve('typescript-5.3/bin/tsc');
 const CURRENT_TSC = requireFromRoot.resolve('typescript/bin/tsc');
+/** Left out of the fresh app; `NODE_PATH` brings them back for the subpaths that need them. */
+const OPTIONAL_PEERS_LEFT_OUT = ['@nestjs/swagger', '@nestjs/terminus'];
 const EXAMPLE_MARKER = /<!-- testing-example: (\S+) -->\n```ts\n([\s\S]*?)```/g;
 
 const compilerOptions = {
@@ -58,7 +60,16 @@ describe('the packed package in a fresh app', () => {
     mkdirSync(modules, { recursive: true });
     for (const entry of readdirSync(join(root, 'node_modules'))) {
       if (entry === '.bin' || entry === 'nest-jwt-rotation') continue;
-      symlinkSync(join(root, 'node_modules', entry), join(modules, entry));
+      if (!entry.startsWith('@')) {
+        symlinkSync(join(root, 'node_modules', entry), join(modules, entry));
+        continue;
+      }
+      // Scopes one package at a time, leaving out the optional peers: the app must run without them.
+      mkdirSync(join(modules, entry));
+      for (const name of readdirSync(join(root, 'node_modules', entry))) {
+        if (OPTIONAL_PEERS_LEFT_OUT.includes(`${entry}/${name}`)) continue;
+        symlinkSync(join(root, 'node_modules', entry, name), join(modules, entry, name));
+      }
     }
     const installed = join(modules, 'nest-jwt-rotation');
     mkdirSync(installed);
@@ -145,5 +156,19 @@ describe('the packed package in a fresh app', () => {
     // It ran the packed package, not this repository's sources.
     const resolved = createRequire(join(app, 'test', 'x.js')).resolve('nest-jwt-rotation/testing');
     expect(resolved).toBe(join(app, 'node_modules/nest-jwt-rotation/dist/testing/index.js'));
+  }, 60_000);
+
+  it('loads the swagger and health entries only where their optional peers are installed', async () => {
+    const load = "require('nest-jwt-rotation/swagger'); require('nest-jwt-rotation/health'); console.log('loaded')";
+    const without = await run(process.execPath, ['-e', load], { cwd: app }).then(
+      () => 'loaded',
+      (error: { stderr?: string }) => error.stderr ?? '',
+    );
+    expect(without).toMatch(/Cannot find (module|package) '@nestjs\/(swagger|terminus)'/);
+    const { stdout } = await run(process.execPath, ['-e', load], {
+      cwd: app,
+      env: { ...process.env, NODE_PATH: join(root, 'node_modules') },
+    });
+    expect(stdout.trim()).toBe('loaded');
   }, 60_000);
 });
