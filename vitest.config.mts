@@ -2,7 +2,14 @@ import swc from 'unplugin-swc';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const alias = { '@app/jwt-rotation': fileURLToPath(new URL('./libs/jwt-rotation/src/index.ts', import.meta.url)) };
+const lib = (path: string): string => fileURLToPath(new URL(`./libs/jwt-rotation/src/${path}`, import.meta.url));
+// Subpath entries first: an alias also matches every path under it.
+const alias = {
+  '@app/jwt-rotation/health': lib('health/index.ts'),
+  '@app/jwt-rotation/swagger': lib('swagger/index.ts'),
+  '@app/jwt-rotation/testing': lib('testing/index.ts'),
+  '@app/jwt-rotation': lib('index.ts'),
+};
 // SWC compiles the decorators and emits their metadata, which Nest's injector reads.
 const plugins = [swc.vite({ module: { type: 'es6' } })];
 

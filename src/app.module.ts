@@ -5,6 +5,8 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
+import { JwtRotationHealthIndicator } from '@app/jwt-rotation/health';
 import { KeysController } from './admin/keys.controller';
 import { AdminController } from './admin/admin.controller';
 import type { AppConfig } from './app.config';
@@ -15,12 +17,13 @@ import { PageController } from './browser/page.controller';
 import { EventsGateway } from './events/events.gateway';
 import { ArticlesResolver, MeResolver, TYPE_DEFS } from './graphql/articles.resolver';
 import { HealthController } from './health.controller';
+import { VerifierHealthController } from './verifier-health.controller';
 import { createRedisCacheStore } from './redis-cache-store';
 import { MeController } from './me.controller';
 import { UsersService } from './users/users.service';
 
 /** The routes that only read a verified token; a verify-only instance serves just these. */
-const VERIFYING_CONTROLLERS = [MeController, AdminController, ArticlesController, HealthController];
+const VERIFYING_CONTROLLERS = [MeController, AdminController, ArticlesController];
 
 @Module({})
 export class AppModule {
@@ -29,6 +32,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        TerminusModule,
         ScheduleModule.forRoot(),
         CacheModule.register({
           isGlobal: true,
@@ -68,12 +72,20 @@ export class AppModule {
         KeysController,
         JwksController,
         IssuerMetadataController,
+        HealthController,
         ...VERIFYING_CONTROLLERS,
       ],
       // Every route, resolver and gateway message needs a valid access token unless it is marked
       // @Public(). Invalid or reused refresh tokens (401) and an unreachable store (503) are mapped
       // by the filter JwtRotationModule registers itself.
-      providers: [UsersService, MeResolver, ArticlesResolver, EventsGateway, { provide: APP_GUARD, useClass: JwtGuard }],
+      providers: [
+        UsersService,
+        MeResolver,
+        ArticlesResolver,
+        EventsGateway,
+        JwtRotationHealthIndicator,
+        { provide: APP_GUARD, useClass: JwtGuard },
+      ],
     };
   }
 
@@ -100,7 +112,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [JwtRotationModule.forVerifier({ issuers: [issuer], clockTolerance: config.clockTolerance })],
-      controllers: VERIFYING_CONTROLLERS,
+      controllers: [VerifierHealthController, ...VERIFYING_CONTROLLERS],
       providers: [{ provide: APP_GUARD, useClass: JwtGuard }],
     };
   }

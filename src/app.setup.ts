@@ -1,4 +1,6 @@
+import { createJwtSwaggerDocument } from '@app/jwt-rotation/swagger';
 import { type INestApplication, ValidationPipe } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import cookieParser from 'cookie-parser';
 import { JsonDepthPipe } from './json-depth.pipe';
 
@@ -9,5 +11,8 @@ export function configureApp(app: INestApplication): INestApplication {
   // The depth check first: the ValidationPipe's class-transformer recurses over the body.
   app.useGlobalPipes(new JsonDepthPipe(), new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }));
   app.enableShutdownHooks();
+  // Swagger UI at /docs, the OpenAPI document at /docs-json; guarded routes carry the bearer scheme.
+  const document = createJwtSwaggerDocument(app, new DocumentBuilder().setTitle('nest-jwt-rotation example').setVersion('0.1.0').build());
+  SwaggerModule.setup('docs', app, document);
   return app;
 }

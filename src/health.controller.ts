@@ -1,29 +1,20 @@
-import { Public, RemoteJwksKeySource, type TrustedIssuerStatus } from '@app/jwt-rotation';
-import { Controller, Get, HttpCode, HttpStatus, Optional, Res } from '@nestjs/common';
+import { Public } from '@app/jwt-rotation';
+import { JwtRotationHealthIndicator } from '@app/jwt-rotation/health';
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, type HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 
-interface Health {
-  status: 'ok' | 'degraded' | 'unavailable';
-  /** On a verifier: where each trusted issuer's keys stand. */
-  issuers?: TrustedIssuerStatus[];
-}
-
+/** `GET /health`: 200 `{ status: "ok", ... }` while the key ring is healthy, 503 `{ status: "error", ... }` with a reason otherwise. */
 @Controller('health')
 export class HealthController {
-  constructor(@Optional() private readonly trusted?: RemoteJwksKeySource) {}
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly jwt: JwtRotationHealthIndicator,
+  ) {}
 
-  /** 200 while tokens can be verified; 503 when a verifier holds no key of some issuer (its tokens are refused). */
   @Public()
   @Get()
-  @HttpCode(HttpStatus.OK)
-  health(@Res({ passthrough: true }) response: { status(code: number): unknown }): Health {
-    if (!this.trusted) return { status: 'ok' };
-    const issuers = this.trusted.status();
-    const status = issuers.some((i) => i.status === 'unavailable')
-      ? 'unavailable'
-      : issuers.some((i) => i.status === 'stale')
-        ? 'degraded'
-        : 'ok';
-    if (status === 'unavailable') response.status(HttpStatus.SERVICE_UNAVAILABLE);
-    return { status, issuers };
+  @HealthCheck()
+  check(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.jwt.isHealthy('jwt')]);
   }
 }

@@ -25,6 +25,11 @@ export function buildExampleApp(): string {
   const shim = join(buildDir, 'node_modules', '@app', 'jwt-rotation');
   if (!existsSync(shim)) mkdirSync(shim, { recursive: true });
   writeFileSync(join(shim, 'package.json'), JSON.stringify({ name: '@app/jwt-rotation', main: '../../../libs/jwt-rotation/src/index.js' }));
+  // The library's subpath entries (`@app/jwt-rotation/health`, ...), one directory each.
+  for (const subpath of ['health', 'swagger', 'testing']) {
+    mkdirSync(join(shim, subpath), { recursive: true });
+    writeFileSync(join(shim, subpath, 'package.json'), JSON.stringify({ main: `../../../../libs/jwt-rotation/src/${subpath}/index.js` }));
+  }
   return main;
 }
 

@@ -84,6 +84,66 @@ describe('TokenService', () => {
     }
   });
 
+  describe('sign refuses what verify would refuse', () => {
+    /** The TypeError sign throws, checked to name the claim and never show its value. */
+    function signError(sign: () => string, claim: string, value?: string): TypeError {
+      let thrown: unknown;
+      try {
+        sign();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(TypeError);
+      const { message } = thrown as TypeError;
+      expect(message).toContain(claim);
+      if (value !== undefined) expect(message).not.toContain(value);
+      return thrown as TypeError;
+    }
+
+    it('a sub that is not a string, from the payload or the subject option (the NestJS auth sample signs { sub: user.userId })', () => {
+      // What sign used to produce: a token every verify refuses.
+      expect(() => tokens.verify(forge(header(), validClaims({ sub: 1 })))).toThrow(
+        expect.objectContaining({ code: 'ERR_JWT_CLAIM_INVALID' }),
+      );
+      expect(signError(() => tokens.sign({ sub: 1 }), '"sub"').message).toMatch(/String\(/);
+      signError(() => tokens.sign({}, { subject: 1 as unknown as string }), '"sub"');
+      signError(() => tokens.sign({ sub: { id: 'alice' } }), '"sub"');
+    });
+
+    it('a jti that is not a string, from the jwtid option', () => {
+      expect(() => tokens.verify(forge(header(), validClaims({ jti: 7 })))).toThrow(
+        expect.objectContaining({ code: 'ERR_JWT_CLAIM_INVALID' }),
+      );
+      signError(() => tokens.sign({}, { jwtid: 7 as unknown as string }), '"jti"');
+    });
+
+    it('a sid that is not a string, which no session revocation could ever match', () => {
+      signError(() => tokens.sign({ sid: 42 }), '"sid"');
+    });
+
+    it('a payload that cannot be JSON, naming the claim and not its value', () => {
+      signError(() => tokens.sign({ big: 12345678901234567890n }), '"big"', '12345678901234567890');
+      const cyclic: Record<string, unknown> = { name: 'x' };
+      cyclic.self = cyclic;
+      signError(() => tokens.sign({ ok: 1, loop: cyclic }), '"loop"');
+      // A toJSON member would make the payload a JSON string, which verify refuses as malformed.
+      signError(() => tokens.sign({ toJSON: () => 'not an object' }), 'toJSON');
+    });
+
+    it('a token longer than the maxTokenLength verify accepts', () => {
+      expect(() => tokens.verify(forge(header(), validClaims({ blob: 'x'.repeat(9000) })))).toThrow(
+        expect.objectContaining({ code: 'ERR_JWT_MALFORMED' }),
+      );
+      signError(() => tokens.sign({ blob: 'x'.repeat(9000) }), 'maxTokenLength');
+    });
+
+    it('still signs what verify accepts: a sub the subject option replaces, claims JSON drops, nested objects', () => {
+      const token = tokens.sign({ sub: 1, gone: undefined, profile: { tags: ['a'], at: new Date(0) } }, { subject: 'alice' });
+      expect(tokens.verify(token)).toMatchObject({ sub: 'alice', profile: { tags: ['a'], at: '1970-01-01T00:00:00.000Z' } });
+      expect(tokens.verify(tokens.sign({ sub: undefined })).sub).toBeUndefined();
+    });
+  });
+
   it('gives refresh tokens an audience of their own, so no access-token verifier that skips typ takes them', () => {
     const refresh = tokens.decode(tokens.sign({}, { kind: 'refresh' })).payload;
     expect(refresh.aud).toBe(`${TEST_ISSUER}#refresh`);

@@ -93,7 +93,11 @@ export class TokenService {
     };
   }
 
-  /** Signs a token with the current key. Throws `NoSigningKeyError` when no key could ever be loaded. */
+  /**
+   * Signs a token with the current key. Throws `NoSigningKeyError` when no key could ever be loaded,
+   * and a `TypeError` naming the claim for a token verify would refuse: a `sub`, `sid` or `jti` that
+   * is not a string, a payload that is not JSON, a token longer than `maxTokenLength`.
+   */
   sign<T extends object = JWTPayload>(payload: T = {} as T, options: SignOptions = {}): string {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
       throw new TypeError('sign() takes the payload as a plain object');
@@ -127,8 +131,15 @@ export class TokenService {
     if (options.subject !== undefined) claims.sub = options.subject;
     // RFC 9068 §2.2: verifiers in strict mode (express-oauth2-jwt-bearer) require it.
     if (kind === 'access' && claims.client_id === undefined) claims.client_id = options.clientId ?? issuing.clientId;
-    const input = `${this.headerSegment(signer, kind)}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    return `${input}.${signer.key.sign(input)}`;
+    assertStringClaims(claims);
+    const input = `${this.headerSegment(signer, kind)}.${Buffer.from(serializeClaims(claims)).toString('base64url')}`;
+    const token = `${input}.${signer.key.sign(input)}`;
+    if (token.length > this.options.maxTokenLength) {
+      throw new TypeError(
+        `sign(): the token would be ${token.length} characters, and verify refuses tokens longer than maxTokenLength (${this.options.maxTokenLength}); carry fewer or shorter claims, or raise maxTokenLength`,
+      );
+    }
+    return token;
   }
 
   /** Same as {@link sign}; waits for the first key load if it has not finished. */
@@ -303,6 +314,53 @@ export class TokenService {
     if (this.headers.size >= HEADER_CACHE_SIZE) this.headers.clear();
     this.headers.set(segment, header);
   }
+}
+
+/** Claims verify (or revocation) reads as strings, and the fix for each when it is not one. */
+const STRING_CLAIMS = [
+  ['sub', 'pass the subject as a string, e.g. { subject: String(user.id) }'],
+  ['sid', 'pass the session id as a string'],
+  ['jti', 'pass jwtid as a string'],
+] as const;
+
+/**
+ * A token whose `sub` or `jti` is not a string never verifies, and one whose `sid` is not a string
+ * escapes session revocation: refused when signing, where the mistake is made, rather than with a
+ * 401 on every later request.
+ */
+function assertStringClaims(claims: Record<string, unknown>): void {
+  for (const [claim, fix] of STRING_CLAIMS) {
+    const value = claims[claim];
+    if (value !== undefined && typeof value !== 'string') {
+      throw new TypeError(`sign(): the "${claim}" claim must be a string, as verify requires; ${fix}`);
+    }
+  }
+}
+
+/** `JSON.stringify` of the claims, or a TypeError that names the claim at fault (never its value). */
+function serializeClaims(claims: Record<string, unknown>): string {
+  let json: string;
+  try {
+    json = JSON.stringify(claims);
+  } catch {
+    const culprit = Object.keys(claims).find((name) => {
+      try {
+        JSON.stringify(claims[name]);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const what = culprit === undefined ? 'the payload' : `the "${culprit.slice(0, 64)}" claim`;
+    // The JSON error itself is left out: a toJSON() of the caller's could put a value in its message.
+    throw new TypeError(
+      `sign(): ${what} cannot be serialized as JSON (a BigInt, a circular reference or a throwing toJSON()); use strings, numbers, booleans, arrays and plain objects`,
+    );
+  }
+  if (json.charCodeAt(0) !== 0x7b) {
+    throw new TypeError('sign(): the payload must serialize to a JSON object, and verify refuses anything else; remove its toJSON member');
+  }
+  return json;
 }
 
 let randomPool = Buffer.alloc(0);
