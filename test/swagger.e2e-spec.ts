@@ -32,6 +32,13 @@ const ROUTES: Array<[method: string, path: string, guarded: boolean, forbids: bo
   ['delete', '/admin/keys/{kid}', true, true],
   ['get', '/health', false, false],
   ['get', '/.well-known/jwks.json', false, false],
+  ['get', '/.well-known/oauth-authorization-server', false, false],
+  ['get', '/.well-known/openid-configuration', false, false],
+  ['post', '/auth/cookie/login', false, false],
+  ['post', '/auth/cookie/refresh', false, false],
+  ['post', '/auth/cookie/logout', false, false],
+  ['get', '/', false, false],
+  ['get', '/app.js', false, false],
 ];
 
 describe('Swagger: the example app document at /docs-json', () => {
