@@ -36,6 +36,8 @@ async function startOn(platform: 'express' | 'fastify', logger: LoggerService): 
   if (platform === 'fastify') {
     const { FastifyAdapter } = await import('@nestjs/platform-fastify');
     app = moduleRef.createNestApplication(new FastifyAdapter() as never, { logger });
+    const { default: fastifyCookie } = await import('@fastify/cookie');
+    await (app as unknown as { register(plugin: unknown): Promise<unknown> }).register(fastifyCookie);
   } else {
     app = moduleRef.createNestApplication({ logger });
   }

@@ -15,18 +15,9 @@ import {
 import { UsersService } from '../users/users.service';
 import { LoginDto } from './login.dto';
 import { RefreshDto } from './refresh.dto';
-
-interface RequestInfo {
-  ip?: string;
-  headers: Record<string, string | string[] | undefined>;
-}
+import { contextOf, type RequestInfo } from './session-context';
 
 const KNOWN_AUDIENCES = new Set(['default', 'api']);
-
-function contextOf(request: RequestInfo): { userAgent?: string; ip?: string } {
-  const userAgent = request.headers['user-agent'];
-  return { userAgent: typeof userAgent === 'string' ? userAgent : undefined, ip: request.ip };
-}
 
 @Controller('auth')
 export class AuthController {

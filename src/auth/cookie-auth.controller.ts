@@ -2,18 +2,12 @@ import { type CookieSessionResponse, Public, SessionCookies } from '@app/jwt-rot
 import { Body, Controller, HttpCode, Post, Req, Res, UnauthorizedException } from '@nestjs/common';
 import { UsersService } from '../users/users.service';
 import { CookieLoginDto } from './cookie-login.dto';
+import { contextOf, type RequestInfo } from './session-context';
 
-interface BrowserRequest {
-  ip?: string;
-  headers: Record<string, string | string[] | undefined>;
+interface BrowserRequest extends RequestInfo {
   cookies?: Record<string, string | undefined>;
   method?: string;
   protocol?: string;
-}
-
-function contextOf(request: BrowserRequest): { userAgent?: string; ip?: string } {
-  const userAgent = request.headers['user-agent'];
-  return { userAgent: typeof userAgent === 'string' ? userAgent : undefined, ip: request.ip };
 }
 
 /**
